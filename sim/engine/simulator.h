@@ -21,6 +21,15 @@
 // applied. Completion times sit in one priority queue keyed by (time, sequence number); entries
 // made stale by a rate change are skipped by version number. Same inputs, same event order.
 //
+// One timestamp, in order: (1) every event due at `now` is applied in insertion order (latency
+// ends put activities into their work phase, completions take them out, timers fire); (2) the
+// handler is called once per event, in the same order; events it schedules for `now` (a timer at
+// now(), an activity with no latency and no work) are applied and reported the same way before
+// going on; (3) the touched components are re-solved once, so activities the handler started at
+// `now` share the resources from `now` on. rate() and bottleneck() are therefore up to date
+// after step()/run() return, not inside a callback. An activity whose remaining work falls below
+// 1e-12 * max(1, work) at a re-solve is finished then (floating-point dust, not a real event).
+//
 // Accuracy: the engine is fluid. It has no packets, no slow start and no queueing delay; those
 // effects belong in an activity's latency or in its weights.
 #pragma once
@@ -91,22 +100,30 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  // Adds a resource with capacity in units per second (> 0). Ids are dense, starting at 0.
+  // Adds a resource with capacity in units per second (finite, > 0). Ids are dense, starting at 0.
+  // Throws std::invalid_argument otherwise.
   ResourceId add_resource(std::string name, double capacity);
 
   // Starts an activity now. Ids are dense and never reused within one Simulator.
   // Throws std::invalid_argument if work < 0, latency < 0, a weight < 0,
-  // a resource id is unknown, share <= 0, or work > 0 with no resource and no finite bound.
+  // a resource id is unknown, share <= 0, or work > 0 with no resource and no finite bound;
+  // also if bound <= 0, or a number is NaN or (latency, work, share, weight) infinite. A use of
+  // weight 0 consumes nothing and is ignored, so it does not count as a resource for that rule.
   ActivityId start(const ActivitySpec& spec);
 
-  // Calls handler.on_timer(tag) at absolute time `at_s` (>= now).
+  // Calls handler.on_timer(tag) at absolute time `at_s` (finite, >= now); throws
+  // std::invalid_argument otherwise.
   void schedule_timer(double at_s, std::uint64_t tag);
 
   void set_handler(EventHandler* handler);
 
   // Processes every event at the next timestamp; returns false when nothing is left.
+  // Events already due at now() (a timer scheduled for now(), an activity started with no latency
+  // and no work) count as the next timestamp. Throws std::logic_error from inside a callback.
   bool step();
   // Runs until no event is left or the next event lies beyond until_s (time then stops at until_s).
+  // Events at exactly until_s are processed. When the queue empties first, now() stays at the
+  // last event's time. Throws std::logic_error from inside a callback.
   void run(double until_s = kUnbounded);
 
   double now() const;
@@ -119,6 +136,8 @@ class Simulator {
   ResourceId bottleneck(ActivityId id) const;
   bool finished(ActivityId id) const;
 
+  // The resource's state with load, work_done and busy_s brought up to now().
+  // Accessors taking an id throw std::out_of_range for an id that was never handed out.
   const ResourceState& resource(ResourceId id) const;
   std::size_t resource_count() const;
   const EngineStats& stats() const;

@@ -20,7 +20,7 @@ std::string to_string(GpuArch arch);
 
 // A public source: where a value came from and how far it was confirmed.
 struct SourceRef {
-  std::string id;      // key used by catalog entries, e.g. "klockwood-h100"
+  std::string id;  // key used by catalog entries, e.g. "klockwood-h100"
   std::string title;
   std::string url;
   std::string status;  // "confirmed", "third-party" or "unconfirmed"
@@ -31,7 +31,7 @@ struct GpuSpec {
   GpuArch arch = GpuArch::kHopper;
   double bf16_flops = 0.0;  // dense tensor-core peak (no 2:4 sparsity)
   double fp16_flops = 0.0;
-  double fp8_flops = 0.0;   // 0 when the GPU has no FP8 tensor cores
+  double fp8_flops = 0.0;  // 0 when the GPU has no FP8 tensor cores
   double tf32_flops = 0.0;
   double hbm_bytes = 0.0;
   double hbm_bw_bytes_per_s = 0.0;
@@ -44,6 +44,13 @@ struct GpuSpec {
   double tdp_w = 0.0;
   bool nvls = false;  // NVLink SHARP: NVSwitch multicast and in-switch reduction
   std::map<std::string, std::string> sources;  // field name -> SourceRef id ("user" for user files)
+  std::map<std::string, std::string> notes;    // field name -> derivation or caveat, when given
+
+  // NVLink bandwidth per GPU and direction as NCCL's topology model sees it: links x per-link
+  // figure (H100: 18 x 20.6 GB/s = 370.8 GB/s, against 450 GB/s nominal).
+  double nvlink_effective_bw_bytes_per_s() const {
+    return nvlink_links * nvlink_link_effective_bw_bytes_per_s;
+  }
 };
 
 struct InstanceSpec {
@@ -58,14 +65,17 @@ struct InstanceSpec {
   int vcpus = 0;
   double host_memory_bytes = 0.0;
   int nvme_drives = 0;
-  double nvme_bytes = 0.0;                    // total local instance storage
-  std::optional<double> price_usd_per_hour;   // on-demand; absent when AWS lists none
-  std::string price_date;                     // "2026-07-20"
-  std::string price_region;                   // "us-east-1"
-  std::string ultraserver;                    // e.g. "u-p6e-gb200x72" (empty for ordinary nodes)
+  double nvme_bytes = 0.0;                   // total local instance storage
+  std::optional<double> price_usd_per_hour;  // on-demand; absent when AWS lists none
+  std::string price_date;                    // "2026-07-20"
+  std::string price_region;                  // "us-east-1"
+  std::string ultraserver;                   // e.g. "u-p6e-gb200x72" (empty for ordinary nodes)
   std::map<std::string, std::string> sources;
+  std::map<std::string, std::string> notes;  // field name -> derivation or caveat, when given
 
   double efa_bw_bytes_per_s() const { return efa_nics * efa_nic_bw_bytes_per_s; }
+  // Nodes that share one NVLink domain (18 for p6e-gb200.36xlarge in u-p6e-gb200x72, else 1).
+  int nvlink_domain_nodes() const { return nvlink_domain_gpus / gpus_per_node; }
 };
 
 class Catalog {
@@ -77,6 +87,11 @@ class Catalog {
   // with the same fields as the embedded files (plain numbers; sources optional). An instance may
   // name a GPU defined in the same document. Throws fmsim::Error (exit 2) naming the JSON
   // pointer inside `origin` (a file path) on a bad entry.
+  // Rules: a value is a plain number/string/boolean or {"value", "source", "note"}; a source must
+  // be in the catalog or in the document's own "sources" object (same shape as sources.json), and
+  // a value without one is attributed to "user". A new name needs every field; an existing name is
+  // overridden field by field (only the fields given change). Unknown fields are errors. The merge
+  // is all or nothing: on error the catalog is unchanged.
   void merge(const nlohmann::json& document, const std::string& origin);
   // Reads and merges a user catalog file; throws fmsim::Error naming the path if it is missing
   // or not JSON.

@@ -1,0 +1,180 @@
+// `fmsim`: the command line. Thin on purpose: parse arguments, call the library, print, and map
+// fmsim::Error to its exit code (0 ok, 1 expectation failed, 2 bad input, 3 infeasible).
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "error.h"
+#include "hardware/catalog.h"
+#include "report/report.h"
+#include "scenario/scenario.h"
+#include "version.h"
+#include "workload/run.h"
+
+namespace {
+
+using fmsim::bad_input;
+using fmsim::ExitCode;
+
+struct Outputs {
+  std::string json, csv, trace;
+  bool force = false;
+};
+
+// Refuses to overwrite a file that exists unless --force, and never overwrites the scenario.
+void check_output(const std::string& path, const Outputs& outputs, const std::string& scenario) {
+  if (path.empty() || path == "-") return;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!scenario.empty() && fs::exists(path, ec) && fs::equivalent(path, scenario, ec)) {
+    throw bad_input(path, "is the scenario file itself; choose another output path");
+  }
+  if (fs::exists(path, ec) && !outputs.force) {
+    throw bad_input(path, "exists; pass --force to overwrite it");
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    throw bad_input(path, "its folder does not exist");
+  }
+}
+
+void write_output(const std::string& path, const std::string& contents) {
+  if (path.empty()) return;
+  if (path == "-") {
+    std::cout << contents;
+    return;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  if (!out) throw bad_input(path, "could not be written");
+}
+
+fmsim::Catalog load_catalog(const std::vector<std::string>& extra_files) {
+  fmsim::Catalog catalog = fmsim::Catalog::builtin();
+  for (const auto& path : extra_files) catalog.merge_file(path);
+  return catalog;
+}
+
+// The scenario document after --set overrides, and where it came from.
+nlohmann::json load_scenario(const std::string& path, const std::vector<std::string>& sets,
+                             std::string& origin) {
+  nlohmann::json doc;
+  if (path.empty()) {
+    doc = fmsim::default_scenario();
+    origin = "embedded default " + fmsim::default_scenario_file();
+  } else {
+    doc = fmsim::read_json_file(path);
+    origin = path;
+  }
+  for (const auto& assignment : sets) fmsim::apply_set(doc, assignment);
+  return doc;
+}
+
+int run_main(const std::string& scenario_path, const std::vector<std::string>& sets,
+             const std::vector<std::string>& catalogs, const Outputs& outputs) {
+  for (const auto* path : {&outputs.json, &outputs.csv, &outputs.trace}) {
+    check_output(*path, outputs, scenario_path);
+  }
+  const fmsim::Catalog catalog = load_catalog(catalogs);
+  std::string origin;
+  const nlohmann::json doc = load_scenario(scenario_path, sets, origin);
+  if (scenario_path.empty()) {
+    std::cerr << "fmsim: no scenario given; running the " << origin << "\n";
+  }
+  const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog);
+  fmsim::RunOptions options;
+  options.trace = !outputs.trace.empty();
+  options.scenario_origin = origin;
+  const fmsim::Report report = fmsim::run_scenario(scenario, catalog, options);
+
+  const bool stdout_taken = outputs.json == "-" || outputs.csv == "-" || outputs.trace == "-";
+  (stdout_taken ? std::cerr : std::cout) << fmsim::render_text(report);
+  write_output(outputs.json, fmsim::to_json(report).dump(2) + "\n");
+  write_output(outputs.csv, fmsim::render_csv(report));
+  write_output(outputs.trace, fmsim::render_trace(report).dump() + "\n");
+
+  if (!report.expectations_met()) {
+    for (const auto& e : report.expectations) {
+      if (!e.ok) {
+        std::cerr << "fmsim: expectation " << e.name << " failed: " << e.value << " vs limit "
+                  << e.limit << "\n";
+      }
+    }
+    return static_cast<int>(ExitCode::kExpectationFailed);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fmsim: discrete-event GPU cluster simulator and capacity planner"};
+  app.set_version_flag("--version", std::string("fmsim ") + fmsim::kVersion);
+  app.require_subcommand(0, 1);
+
+  std::string scenario_path;
+  std::vector<std::string> sets, catalogs;
+  Outputs outputs;
+  app.add_option("scenario", scenario_path,
+                 "Scenario JSON file (default: the embedded p5 2-node all_reduce)");
+  app.add_option("--json", outputs.json, "Write the JSON report to FILE ('-' for stdout)");
+  app.add_option("--csv", outputs.csv, "Write the result rows as CSV to FILE ('-' for stdout)");
+  app.add_option("--trace", outputs.trace, "Write a Chrome/Perfetto trace to FILE");
+  app.add_flag("--force", outputs.force, "Overwrite output files that exist");
+  app.add_option("--set", sets, "Override a scenario field: /json/pointer=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--catalog", catalogs, "Extra catalog file with GPUs/instances (repeatable)")
+      ->allow_extra_args(false);
+
+  auto* validate = app.add_subcommand("validate", "Check a scenario and print it resolved");
+  std::string validate_path;
+  validate->add_option("scenario", validate_path, "Scenario JSON file")->required();
+  validate->add_option("--set", sets, "Override a scenario field: /json/pointer=VALUE")
+      ->allow_extra_args(false);
+  validate->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
+
+  auto* catalog_cmd = app.add_subcommand("catalog", "Print the GPU and instance catalog");
+  bool catalog_json = false;
+  catalog_cmd->add_flag("--json", catalog_json, "Print the catalog as JSON");
+  catalog_cmd->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "fmsim: " << e.what() << " (see fmsim --help)\n";
+    return static_cast<int>(ExitCode::kBadInput);
+  }
+
+  try {
+    if (*validate) {
+      const fmsim::Catalog catalog = load_catalog(catalogs);
+      std::string origin;
+      const auto doc = load_scenario(validate_path, sets, origin);
+      const auto scenario = fmsim::parse_scenario(doc, catalog);
+      std::cout << fmsim::to_json(scenario).dump(2) << "\n";
+      std::cerr << "fmsim: " << validate_path << " is valid\n";
+      return 0;
+    }
+    if (*catalog_cmd) {
+      const fmsim::Catalog catalog = load_catalog(catalogs);
+      std::cout << (catalog_json ? fmsim::catalog_json(catalog).dump(2) + "\n"
+                                 : fmsim::catalog_table(catalog));
+      return 0;
+    }
+    return run_main(scenario_path, sets, catalogs, outputs);
+  } catch (const fmsim::Error& e) {
+    std::cerr << "fmsim: error: " << e.what() << "\n";
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    // A failure fmsim did not anticipate is a bug; say so plainly rather than crash.
+    std::cerr << "fmsim: internal error: " << e.what() << "\n";
+    return 70;
+  }
+}

@@ -1,0 +1,289 @@
+#include "scenario/scenario.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "data/embedded.h"
+#include "error.h"
+#include "scenario/json_reader.h"
+#include "suggest.h"
+
+namespace fmsim {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr long long kMaxNodes = 1 << 20;
+
+const std::vector<std::string>& stage_names() {
+  static const std::vector<std::string> names = {"pretrain", "sft", "rl", "inference",
+                                                 "collective"};
+  return names;
+}
+
+// Metrics a collective-stage `expect` may bound, each "<metric>_min" or "<metric>_max".
+const std::vector<std::string>& collective_expectations() {
+  static const std::vector<std::string> names = {"busbw_gbps_min", "algbw_gbps_min",
+                                                 "latency_us_max"};
+  return names;
+}
+
+ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
+  ClusterConfig cluster;
+  cluster.instance = reader.required_string("instance");
+  catalog.instance(cluster.instance, reader.pointer("instance"));
+  cluster.nodes = static_cast<int>(reader.integer("nodes", 1, 1, kMaxNodes));
+
+  JsonReader network = reader.object("network");
+  cluster.network.topology = network.choice("topology", "rail-fat-tree", {"rail-fat-tree"});
+  cluster.network.oversubscription = network.number("oversubscription", 1.0, 1.0, 1e6);
+  cluster.network.nodes_per_leaf = static_cast<int>(network.integer("nodes_per_leaf", 0, 0, kMaxNodes));
+  cluster.network.spines = static_cast<int>(network.integer("spines", 0, 0, 1 << 16));
+  network.finish();
+
+  JsonReader pricing = reader.object("pricing");
+  cluster.pricing_model = pricing.choice("model", "on-demand", {"on-demand"});
+  if (pricing.has("usd_per_hour")) {
+    cluster.price_usd_per_hour = pricing.number("usd_per_hour", 0.0, 0.0, 1e7);
+  }
+  pricing.finish();
+  reader.finish();
+  return cluster;
+}
+
+template <typename Enum>
+std::vector<Enum> parse_enum_list(JsonReader& reader, const std::string& key,
+                                  const std::vector<std::string>& names) {
+  std::vector<Enum> out;
+  for (const auto& name : reader.choices(key, names)) {
+    out.push_back(static_cast<Enum>(std::find(names.begin(), names.end(), name) - names.begin()));
+  }
+  return out;
+}
+
+CollectiveWorkload parse_collective(JsonReader& reader, int cluster_gpus,
+                                    const std::string& cluster_text) {
+  CollectiveWorkload w;
+  w.op = *parse_collective_op(reader.choice("op", "all_reduce", collective_op_names()));
+  w.min_bytes = reader.number("min_bytes", w.min_bytes, 1, 1e15);
+  w.max_bytes = reader.number("max_bytes", w.max_bytes, 1, 1e15);
+  if (w.max_bytes < w.min_bytes) {
+    throw bad_input(reader.pointer("max_bytes"),
+                    "expected max_bytes >= min_bytes (" + std::to_string(w.min_bytes) + ")");
+  }
+  w.step_factor = reader.number("step_factor", w.step_factor, 1.0, 1e6);
+  w.step_bytes = reader.number("step_bytes", 0.0, 0.0, 1e15);
+  if (w.step_factor == 1.0 && w.step_bytes <= 0.0 && w.max_bytes > w.min_bytes) {
+    throw bad_input(reader.pointer("step_factor"),
+                    "expected a factor > 1, or step_bytes > 0 to step linearly");
+  }
+  w.dtype = reader.choice("dtype", "float", dtype_names());
+  w.redop = reader.choice("redop", "sum", {"sum", "prod", "min", "max", "avg"});
+  w.ranks = static_cast<int>(reader.integer("ranks", 0, 0, kMaxNodes * 72));
+  if (w.ranks > cluster_gpus) {
+    throw bad_input(reader.pointer("ranks"),
+                    "expected at most " + std::to_string(cluster_gpus) + " ranks (the GPUs of " +
+                        cluster_text + "), got " + std::to_string(w.ranks));
+  }
+  w.options.algorithms = parse_enum_list<Algorithm>(reader, "algorithms", algorithm_names());
+  w.options.protocols = parse_enum_list<Protocol>(reader, "protocols", protocol_names());
+  w.options.channels = static_cast<int>(reader.integer("channels", 0, 0, 64));
+  return w;
+}
+
+}  // namespace
+
+const std::vector<std::string>& dtype_names() {
+  static const std::vector<std::string> names = {"float", "half",  "bfloat16", "double",
+                                                 "int32", "int8",  "uint8",    "int64",
+                                                 "uint32", "uint64"};
+  return names;
+}
+
+int dtype_bytes(const std::string& dtype) {
+  if (dtype == "half" || dtype == "bfloat16") return 2;
+  if (dtype == "float" || dtype == "int32" || dtype == "uint32") return 4;
+  if (dtype == "double" || dtype == "int64" || dtype == "uint64") return 8;
+  if (dtype == "int8" || dtype == "uint8") return 1;
+  return 0;
+}
+
+Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) {
+  JsonReader root(document, "");
+  Scenario s;
+  s.name = root.string("name", "unnamed");
+  s.description = root.string("description", "");
+  if (!root.has("cluster")) throw bad_input("/cluster", "missing; expected an object");
+  s.cluster = parse_cluster(root.object("cluster"), catalog);
+  if (const nlohmann::json* model = root.raw("model")) {
+    if (!model->is_string() && !model->is_object()) {
+      throw bad_input("/model", "expected a preset name or a model object, got " +
+                                    describe_value(*model));
+    }
+    s.model = *model;
+  }
+  s.seed = static_cast<std::uint64_t>(root.integer("seed", 1, 0, (1LL << 53)));
+  s.calibration = root.string("calibration", "");
+
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const int cluster_gpus = s.cluster.nodes * instance.gpus_per_node;
+  const std::string cluster_text = std::to_string(s.cluster.nodes) + " x " + instance.name;
+
+  if (!root.has("workload")) throw bad_input("/workload", "missing; expected an object");
+  JsonReader workload = root.object("workload");
+  s.workload.stage = workload.choice("stage", "collective", stage_names());
+  if (s.workload.stage != "collective") {
+    throw bad_input("/workload/stage", "stage \"" + s.workload.stage +
+                                           "\" is not available in fmsim " +
+                                           "yet; expected \"collective\"");
+  }
+  s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
+  workload.finish();
+
+  JsonReader expect = root.object("expect");
+  for (const auto& name : collective_expectations()) {
+    if (!expect.has(name)) {
+      expect.raw(name);
+      continue;
+    }
+    s.expect.push_back({name, expect.number(name, 0.0, -kInf, kInf)});
+  }
+  expect.finish();
+  root.finish();
+  return s;
+}
+
+nlohmann::json to_json(const Scenario& s) {
+  const CollectiveWorkload& c = s.workload.collective;
+  nlohmann::json cluster = {
+      {"instance", s.cluster.instance},
+      {"nodes", s.cluster.nodes},
+      {"network",
+       {{"topology", s.cluster.network.topology},
+        {"oversubscription", s.cluster.network.oversubscription},
+        {"nodes_per_leaf", s.cluster.network.nodes_per_leaf},
+        {"spines", s.cluster.network.spines}}},
+      {"pricing", {{"model", s.cluster.pricing_model}}}};
+  if (s.cluster.price_usd_per_hour) {
+    cluster["pricing"]["usd_per_hour"] = *s.cluster.price_usd_per_hour;
+  }
+  nlohmann::json algorithms = nlohmann::json::array(), protocols = nlohmann::json::array();
+  for (Algorithm a : c.options.algorithms) algorithms.push_back(to_string(a));
+  for (Protocol p : c.options.protocols) protocols.push_back(to_string(p));
+  nlohmann::json workload = {{"stage", s.workload.stage},
+                             {"op", to_string(c.op)},
+                             {"min_bytes", c.min_bytes},
+                             {"max_bytes", c.max_bytes},
+                             {"step_factor", c.step_factor},
+                             {"step_bytes", c.step_bytes},
+                             {"dtype", c.dtype},
+                             {"redop", c.redop},
+                             {"ranks", c.ranks},
+                             {"algorithms", algorithms},
+                             {"protocols", protocols},
+                             {"channels", c.options.channels}};
+  nlohmann::json expect = nlohmann::json::object();
+  for (const auto& e : s.expect) expect[e.name] = e.limit;
+  nlohmann::json out = {{"name", s.name},         {"description", s.description},
+                        {"cluster", cluster},
+                        {"workload", workload},   {"expect", expect},
+                        {"seed", s.seed},         {"calibration", s.calibration}};
+  if (!s.model.is_null()) out["model"] = s.model;
+  return out;
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad_input(path, "cannot open file (does it exist and is it readable?)");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Turn the byte offset into line and column for the user.
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    std::string reason = e.what();
+    const auto colon = reason.rfind(": ");
+    if (colon != std::string::npos) reason = reason.substr(colon + 2);
+    throw bad_input(path, "invalid JSON at line " + std::to_string(line) + ", column " +
+                              std::to_string(column) + ": " + reason);
+  }
+}
+
+void apply_set(nlohmann::json& document, const std::string& assignment) {
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || assignment.empty() || assignment[0] != '/') {
+    throw bad_input("--set " + assignment,
+                    "expected /json/pointer=VALUE, e.g. --set /cluster/nodes=16");
+  }
+  const std::string pointer = assignment.substr(0, equals);
+  const std::string text = assignment.substr(equals + 1);
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error&) {
+    value = text;  // not JSON: a plain string such as p5.48xlarge
+  }
+  nlohmann::json::json_pointer target;
+  try {
+    target = nlohmann::json::json_pointer(pointer);
+  } catch (const nlohmann::json::exception& e) {
+    throw bad_input(pointer, "not a valid JSON pointer (RFC 6901): use /a/b with ~0 for ~ and ~1 "
+                             "for /");
+  }
+  // Walk to the parent, creating missing objects but never writing through a scalar or past the
+  // end of an array.
+  nlohmann::json* node = &document;
+  std::string walked;
+  std::vector<std::string> tokens;
+  for (auto p = target; !p.empty(); p = p.parent_pointer()) tokens.insert(tokens.begin(), p.back());
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& token = tokens[i];
+    const bool last = i + 1 == tokens.size();
+    walked = pointer_join(walked, token);
+    if (node->is_null()) *node = nlohmann::json::object();
+    if (node->is_object()) {
+      if (last) {
+        (*node)[token] = value;
+        return;
+      }
+      node = &(*node)[token];
+      continue;
+    }
+    if (node->is_array()) {
+      std::size_t index = 0;
+      const bool numeric = !token.empty() && token.find_first_not_of("0123456789") == std::string::npos;
+      if (numeric) index = std::stoul(token);
+      if (!numeric || index >= node->size()) {
+        throw bad_input(walked, "no such array element (the array has " +
+                                    std::to_string(node->size()) + " elements)");
+      }
+      if (last) {
+        (*node)[index] = value;
+        return;
+      }
+      node = &(*node)[index];
+      continue;
+    }
+    throw bad_input(walked, "cannot set a field inside " + describe_value(*node));
+  }
+  document = value;  // the empty pointer "" replaces the whole document
+}
+
+std::string default_scenario_file() { return "nccl-p5-2node-all_reduce.json"; }
+
+nlohmann::json default_scenario() {
+  return nlohmann::json::parse(embedded_file(default_scenario_file()));
+}
+
+}  // namespace fmsim

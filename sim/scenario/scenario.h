@@ -1,0 +1,83 @@
+// The scenario: what the user asks fmsim to simulate, as typed structs. JSON in (strictly
+// validated, defaults filled), JSON out (the resolved scenario the report embeds). The field names
+// are the contract of DESIGN.md section 4; docs/scenario.md is the reference.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "collectives/collectives.h"
+#include "hardware/catalog.h"
+#include "topology/topology.h"
+
+namespace fmsim {
+
+struct ClusterConfig {
+  std::string instance;
+  int nodes = 1;
+  NetworkConfig network;
+  std::string pricing_model = "on-demand";
+  std::optional<double> price_usd_per_hour;  // overrides the catalog's on-demand price
+};
+
+// The `collective` stage: the simulated twin of nccl-tests (all_reduce_perf and friends).
+struct CollectiveWorkload {
+  CollectiveOp op = CollectiveOp::kAllReduce;
+  double min_bytes = 8;
+  double max_bytes = 8589934592.0;  // 8 GiB, as the DESIGN example sweeps
+  double step_factor = 2.0;         // nccl-tests -f
+  double step_bytes = 0.0;          // nccl-tests -i (used when step_factor is 1)
+  std::string dtype = "float";      // float, half, bfloat16, double, int32, int8...
+  std::string redop = "sum";
+  int ranks = 0;                    // 0: every GPU of the cluster
+  CollectiveOptions options;        // enabled algorithms/protocols, channels
+};
+
+struct Workload {
+  std::string stage = "collective";
+  CollectiveWorkload collective;
+};
+
+// One `expect` entry: "<metric>_min" or "<metric>_max" with its limit.
+struct Expectation {
+  std::string name;
+  double limit = 0.0;
+};
+
+struct Scenario {
+  std::string name = "unnamed";
+  std::string description;
+  ClusterConfig cluster;
+  nlohmann::json model;  // preset name or object; used by the training stages (issue 4)
+  Workload workload;
+  std::vector<Expectation> expect;
+  std::uint64_t seed = 1;
+  std::string calibration;  // path of a calibration profile, "" for catalog defaults
+};
+
+// Bytes of one element of an nccl-tests data type; 0 if unknown.
+int dtype_bytes(const std::string& dtype);
+const std::vector<std::string>& dtype_names();
+
+// Validates and converts a scenario document. Throws fmsim::Error (kBadInput) naming the JSON
+// pointer of the first problem: unknown field (with a suggestion), wrong type, out of range,
+// unknown instance, ranks that do not match the cluster, a stage not available in this version.
+Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog);
+// The resolved scenario: every field, defaults filled in.
+nlohmann::json to_json(const Scenario& scenario);
+
+// Reads a JSON file. Throws fmsim::Error (kBadInput) naming the path, and line and column for a
+// syntax error.
+nlohmann::json read_json_file(const std::string& path);
+// Applies one `--set /pointer=VALUE`: VALUE is parsed as JSON, and taken as a string if it is
+// not JSON. Missing intermediate objects are created. Throws fmsim::Error naming the pointer.
+void apply_set(nlohmann::json& document, const std::string& assignment);
+// The scenario `fmsim` runs when given none (embedded at build time), and its name.
+nlohmann::json default_scenario();
+std::string default_scenario_file();
+
+}  // namespace fmsim

@@ -1,0 +1,25 @@
+// Runs a validated scenario: builds the cluster, the stage's work, simulates it and fills a
+// Report. The CLI and the GUI both call this.
+#pragma once
+
+#include <string>
+
+#include "hardware/catalog.h"
+#include "report/report.h"
+#include "scenario/scenario.h"
+
+namespace fmsim {
+
+struct RunOptions {
+  bool trace = false;          // record the timeline for --trace
+  std::string scenario_origin; // shown in the report: a path or "embedded default"
+};
+
+Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options);
+
+// The sizes an nccl-tests sweep visits: min, min*factor, ... <= max (or min + k*step_bytes when
+// step_factor is 1), each rounded down to a whole number of elements per rank as nccl-tests does
+// (to a multiple of dtype_bytes * ranks for ops that split the buffer over ranks).
+std::vector<double> sweep_sizes(const CollectiveWorkload& workload, int ranks);
+
+}  // namespace fmsim
