@@ -24,7 +24,8 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
   std::string best;
   std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
   for (const auto& candidate : candidates) {
-    const bool prefix = !name.empty() && (candidate.rfind(name, 0) == 0 || name.rfind(candidate, 0) == 0);
+    // A name cut short ("p5.48xl" for "p5.48xlarge") is as plausible as a one-letter typo.
+    const bool prefix = name.size() >= 3 && candidate.rfind(name, 0) == 0;
     const std::size_t distance = prefix ? 1 : edit_distance(name, candidate);
     if (distance < best_distance) {
       best = candidate;

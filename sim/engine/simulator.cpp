@@ -24,9 +24,14 @@
 // entered their work phase and from the resources of those that left, and re-solves only what it
 // reaches. Activities whose rate comes out unchanged keep their completion event.
 //
-// Accuracy: rates are piecewise constant between solves, and each activity's remaining work is
-// brought up to date (remaining -= rate * elapsed) only when its rate changes, so the completion
-// time of an activity carries one rounding error per rate change, not per event.
+// Every solve brings the remaining work of the activities it reaches up to date (remaining -=
+// rate * elapsed) before it may change their rates; anything left below 1e-12 * max(1, work) is
+// rounding dust and the activity finishes then, instead of a moment later at a huge rate.
+//
+// Data layout: activities and resources in flat vectors by id; the uses of all activities back to
+// back in one vector; each resource's users in a vector whose entries remember the use slot, and
+// each use its position there, so that leaving is a swap-and-pop. Scratch buffers (component,
+// filling heap, callbacks) are members, reused from solve to solve.
 #include "engine/simulator.h"
 
 #include <algorithm>
@@ -378,6 +383,7 @@ void Simulator::Impl::collect_component() {
   unfrozen_activities = 0;
   for (ActivityId id : dirty_activities) visit_activity(id);
   for (ResourceId id : dirty_resources) visit_resource(id);
+  const std::size_t seeds = component_resources.size();
   dirty_activities.clear();
   dirty_resources.clear();
 
@@ -397,9 +403,11 @@ void Simulator::Impl::collect_component() {
       }
     }
     while (next_resource < component_resources.size()) {
-      for (const UserEntry& user : internals[component_resources[next_resource++]].users) {
-        visit_activity(user.activity);
-      }
+      const bool seed = next_resource < seeds;
+      const std::vector<UserEntry>& users = internals[component_resources[next_resource++]].users;
+      // A resource reached from its only user leads nowhere new (a private link, typically).
+      if (!seed && users.size() == 1) continue;
+      for (const UserEntry& user : users) visit_activity(user.activity);
     }
   }
 }
@@ -525,7 +533,8 @@ ResourceId Simulator::add_resource(std::string name, double capacity) {
   const auto id = static_cast<ResourceId>(s.resources.size());
   s.resources.push_back(ResourceState{std::move(name), capacity, 0.0, 0.0, 0.0});
   s.internals.push_back(ResourceInternals{});
-  s.internals.back().last_update_s = s.now_s;
+  s.internals.back().capacity = capacity;
+  s.integrated_until_s.push_back(s.now_s);
   return id;
 }
 
@@ -568,10 +577,10 @@ ActivityId Simulator::start(const ActivitySpec& spec) {
   a.work = spec.work;
   a.share = spec.share;
   a.bound = spec.bound;
-  a.tag = spec.tag;
   a.use_begin = static_cast<std::uint32_t>(s.uses.size());
   a.use_count = consuming;
   s.activities.push_back(a);
+  s.tags.push_back(spec.tag);
   for (const Use& use : spec.uses) {
     if (use.weight > 0.0) s.uses.push_back(use);
   }

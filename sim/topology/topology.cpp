@@ -229,11 +229,12 @@ struct Topology::State {
   }
 
   ResourceId link(Simulator& sim, Vertex from, Vertex to, LinkKind kind, double bw_bytes_per_s,
-                  const std::string& name) {
-    const ResourceId id = sim.add_resource(name, bw_bytes_per_s);
+                  std::string name) {
+    const ResourceId id = sim.add_resource(std::move(name), bw_bytes_per_s);
     if (first == kNoResource) first = id;
     if (id != first + kinds.size()) {
-      throw std::logic_error("Topology: the engine's resource ids are not contiguous at " + name);
+      throw std::logic_error("Topology: the engine's resource ids are not contiguous at " +
+                             sim.resource(id).name);
     }
     kinds.push_back(kind);
     endpoints.push_back({static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to)});

@@ -218,7 +218,8 @@ TEST(TopologyBuild, KindOfRejectsResourcesOfOthers) {
                std::out_of_range);
 }
 
-// network.json's NIC efficiency is NCCL's NET_BW for a 100 Gbit/s NIC: 12.0 / 12.5 = 0.96.
+// network.json's NIC efficiency is NCCL's NET_BW for a 100 Gbit/s NIC: 12.0 / 12.5 = 0.96; the hop
+// latency is stored in microseconds (1.0) and read in seconds.
 TEST(TopologyDefaults, EmbeddedDefaultsMatchTheirSources) {
   const NetworkDefaults& defaults = network_defaults();
   EXPECT_DOUBLE_EQ(defaults.nic_efficiency, 12.0 / 12.5);
