@@ -112,7 +112,7 @@ struct Activity {
   double new_rate = 0.0;  // scratch of the solve
   double share = 1.0;
   double bound = kUnbounded;
-  double last_update_s = 0.0;  // time at which `remaining` was exact
+  double last_update_s = 0.0;   // time at which `remaining` was exact
   std::uint32_t use_begin = 0;  // uses are Impl::uses[use_begin, use_begin + use_count)
   std::uint32_t use_count = 0;
   std::uint32_t version = 0;  // bumped when a scheduled event becomes stale
@@ -560,16 +560,15 @@ ActivityId Simulator::start(const ActivitySpec& spec) {
           describe("start", "unknown resource id", static_cast<double>(use.resource)));
     }
     if (!(use.weight >= 0.0) || !std::isfinite(use.weight)) {
-      throw std::invalid_argument(
-          describe("start", "weight on '" + s.resources[use.resource].name +
-                                "' must be finite and >= 0",
-                   use.weight));
+      throw std::invalid_argument(describe(
+          "start", "weight on '" + s.resources[use.resource].name + "' must be finite and >= 0",
+          use.weight));
     }
     if (use.weight > 0.0) ++consuming;
   }
   if (spec.work > 0.0 && consuming == 0 && spec.bound == kUnbounded) {
-    throw std::invalid_argument(
-        describe("start", "work > 0 needs a resource with weight > 0 or a finite bound", spec.work));
+    throw std::invalid_argument(describe(
+        "start", "work > 0 needs a resource with weight > 0 or a finite bound", spec.work));
   }
 
   const auto id = static_cast<ActivityId>(s.activities.size());
@@ -620,6 +619,7 @@ bool Simulator::step() {
 void Simulator::run(double until_s) {
   Impl& s = *impl_;
   if (s.in_callback) throw std::logic_error("Simulator::run called from inside a callback");
+  if (std::isnan(until_s)) throw std::invalid_argument("Simulator::run: until_s is NaN");
   do {
     s.settle_now();
   } while (s.advance_to_next_event(until_s));

@@ -54,12 +54,12 @@ struct Use {
 };
 
 struct ActivitySpec {
-  double latency_s = 0.0;    // fixed delay before the work starts
-  double work = 0.0;         // units of work (bytes, FLOP, ...); 0 means latency only
-  std::vector<Use> uses;     // resources consumed while working; may be empty if bound is finite
-  double bound = kUnbounded; // the activity's own rate cap (work units per second)
-  double share = 1.0;        // fairness weight: contended rates are proportional to share
-  std::uint64_t tag = 0;     // caller's cookie, handed back on completion
+  double latency_s = 0.0;     // fixed delay before the work starts
+  double work = 0.0;          // units of work (bytes, FLOP, ...); 0 means latency only
+  std::vector<Use> uses;      // resources consumed while working; may be empty if bound is finite
+  double bound = kUnbounded;  // the activity's own rate cap (work units per second)
+  double share = 1.0;         // fairness weight: contended rates are proportional to share
+  std::uint64_t tag = 0;      // caller's cookie, handed back on completion
 };
 
 // Receives completions. The engine calls it from run()/step(); the handler may start activities
@@ -73,17 +73,17 @@ class EventHandler {
 
 struct ResourceState {
   std::string name;
-  double capacity = 0.0;       // units per second
-  double load = 0.0;           // sum of w_aj * r_a of the activities now working on it
-  double work_done = 0.0;      // integral of load over time: units carried so far
-  double busy_s = 0.0;         // time with load > 0
+  double capacity = 0.0;   // units per second
+  double load = 0.0;       // sum of w_aj * r_a of the activities now working on it
+  double work_done = 0.0;  // integral of load over time: units carried so far
+  double busy_s = 0.0;     // time with load > 0
 };
 
 // What happened in the engine: counters for benchmarks and sanity checks.
 struct EngineStats {
-  std::uint64_t events = 0;              // latency ends, completions and timers processed
-  std::uint64_t solves = 0;              // incremental re-solves
-  std::uint64_t activities_resolved = 0; // activities visited by all solves together
+  std::uint64_t events = 0;               // latency ends, completions and timers processed
+  std::uint64_t solves = 0;               // incremental re-solves
+  std::uint64_t activities_resolved = 0;  // activities visited by all solves together
 };
 
 // A resource-utilisation change, recorded only when tracing is on (for Perfetto link tracks).
@@ -123,7 +123,8 @@ class Simulator {
   bool step();
   // Runs until no event is left or the next event lies beyond until_s (time then stops at until_s).
   // Events at exactly until_s are processed. When the queue empties first, now() stays at the
-  // last event's time. Throws std::logic_error from inside a callback.
+  // last event's time. Throws std::logic_error from inside a callback, std::invalid_argument for
+  // a NaN until_s.
   void run(double until_s = kUnbounded);
 
   double now() const;

@@ -212,9 +212,16 @@ nlohmann::json read_json_file(const std::string& path) {
         ++column;
       }
     }
+    // nlohmann's text: "[json.exception.parse_error.101] parse error at line L, column C:
+    // syntax error while parsing value - invalid literal; last read: '@'". Keep from "syntax".
     std::string reason = e.what();
-    const auto colon = reason.rfind(": ");
-    if (colon != std::string::npos) reason = reason.substr(colon + 2);
+    const auto syntax = reason.find("syntax error");
+    const auto column_colon = reason.find(": ", reason.find("column"));
+    if (syntax != std::string::npos) {
+      reason = reason.substr(syntax);
+    } else if (column_colon != std::string::npos) {
+      reason = reason.substr(column_colon + 2);
+    }
     throw bad_input(path, "invalid JSON at line " + std::to_string(line) + ", column " +
                               std::to_string(column) + ": " + reason);
   }
@@ -262,7 +269,9 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
     }
     if (node->is_array()) {
       std::size_t index = 0;
-      const bool numeric = !token.empty() && token.find_first_not_of("0123456789") == std::string::npos;
+      // Array indices: decimal digits, short enough not to overflow (RFC 6901 section 4).
+      const bool numeric = !token.empty() && token.size() <= 9 &&
+                           token.find_first_not_of("0123456789") == std::string::npos;
       if (numeric) index = std::stoul(token);
       if (!numeric || index >= node->size()) {
         throw bad_input(walked, "no such array element (the array has " +

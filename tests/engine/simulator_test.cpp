@@ -589,7 +589,7 @@ TEST(SimulatorValidation, InvalidSpecsThrow) {
   EXPECT_THROW(sim.start(flow(1.0, {{link, 1.0}}, -0.1)), std::invalid_argument);
   EXPECT_THROW(sim.start(flow(1.0, {{link, -1.0}})), std::invalid_argument);
   EXPECT_THROW(sim.start(flow(1.0, {{link + 1, 1.0}})), std::invalid_argument);
-  EXPECT_THROW(sim.start(flow(1.0, {})), std::invalid_argument);          // no resource, no bound
+  EXPECT_THROW(sim.start(flow(1.0, {})), std::invalid_argument);  // no resource, no bound
   EXPECT_THROW(sim.start(flow(1.0, {{link, 0.0}})), std::invalid_argument);  // consumes nothing
   ActivitySpec no_share = flow(1.0, {{link, 1.0}});
   no_share.share = 0.0;

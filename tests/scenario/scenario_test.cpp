@@ -7,9 +7,9 @@
 
 #include <fstream>
 #include <functional>
-#include <typeinfo>
 #include <set>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -111,7 +111,7 @@ TEST(ScenarioDefaults, ExplicitValuesAreKept) {
     "workload": {"stage": "collective", "op": "all_gather", "min_bytes": 1024,
                  "max_bytes": 4096, "step_factor": 4, "step_bytes": 0, "dtype": "bfloat16",
                  "redop": "max", "ranks": 24, "algorithms": ["ring", "tree"],
-                 "protocols": ["simple"], "channels": 16},
+                 "protocols": ["Simple"], "channels": 16},
     "expect": {"busbw_gbps_min": 100, "latency_us_max": 50}})"));
   EXPECT_EQ(s.name, "mine");
   EXPECT_EQ(s.description, "two nodes");
@@ -212,7 +212,7 @@ TEST(ScenarioResolved, ParsesBackToTheSameResolvedScenario) {
   // The resolved scenario a report embeds is itself a valid scenario that means the same thing.
   json document = minimal_document();
   document["workload"]["algorithms"] = {"nvls", "ring"};
-  document["workload"]["protocols"] = {"ll128"};
+  document["workload"]["protocols"] = {"LL128"};
   document["expect"] = {{"busbw_gbps_min", 1}};
   const json once = to_json(parse(document));
   const json twice = to_json(parse(once));
