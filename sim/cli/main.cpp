@@ -79,10 +79,10 @@ int run_main(const std::string& scenario_path, const std::vector<std::string>& s
   const fmsim::Catalog catalog = load_catalog(catalogs);
   std::string origin;
   const nlohmann::json doc = load_scenario(scenario_path, sets, origin);
+  const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog);
   if (scenario_path.empty()) {
     std::cerr << "fmsim: no scenario given; running the " << origin << "\n";
   }
-  const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog);
   fmsim::RunOptions options;
   options.trace = !outputs.trace.empty();
   options.scenario_origin = origin;

@@ -11,8 +11,8 @@ namespace fmsim {
 namespace {
 
 constexpr int kAlgorithmRow[] = {1, 0, 4, 5, 1};  // Algorithm -> row of tuning.cc tables
-const char* const kAlgorithmKeys[] = {"tree", "ring", "collnet_direct", "collnet_chain",
-                                      "nvls",  "nvls_tree", "pat"};
+const char* const kAlgorithmKeys[] = {
+    "tree", "ring", "collnet_direct", "collnet_chain", "nvls", "nvls_tree", "pat"};
 
 int index_of(Algorithm a) { return static_cast<int>(a); }
 int index_of(Protocol p) { return static_cast<int>(p); }
@@ -284,8 +284,8 @@ std::vector<std::pair<Algorithm, Protocol>> CollectiveModel::candidates(
 
 const LoadPattern& CollectiveModel::pattern(CollectiveOp op, const Communicator& comm,
                                             Algorithm algorithm, Protocol protocol) const {
-  auto key = std::make_tuple(static_cast<int>(op), index_of(algorithm), index_of(protocol),
-                             comm.gpus);
+  auto key =
+      std::make_tuple(static_cast<int>(op), index_of(algorithm), index_of(protocol), comm.gpus);
   auto it = cache_.find(key);
   if (it == cache_.end()) it = cache_.emplace(key, build(op, comm, algorithm, protocol)).first;
   return it->second;
@@ -422,14 +422,14 @@ LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Al
   // Latency: tuning.cc, per algorithm.
   const double base = tuning_.base_latency_s[a][p];
   const double intra = tuning_.nvlink_latency_s[a][p];
-  const double inter = g == 1 ? tuning_.net_latency_s[index_of(Algorithm::kTree)][p]
-                              : tuning_.net_latency_s[a][p];
+  const double inter =
+      g == 1 ? tuning_.net_latency_s[index_of(Algorithm::kTree)][p] : tuning_.net_latency_s[a][p];
   const std::string vendor = topology_.instance().cpu_vendor;
   double net_overhead = 0.0;
   if (d_count > 1) {
     auto it = tuning_.net_overhead_s.find(vendor);
-    net_overhead = it != tuning_.net_overhead_s.end() ? it->second
-                                                      : tuning_.net_overhead_s.at("other");
+    net_overhead =
+        it != tuning_.net_overhead_s.end() ? it->second : tuning_.net_overhead_s.at("other");
     if (protocol == Protocol::kSimple) net_overhead *= 3.0;
   }
   const double log_domains = std::log2(static_cast<double>(d_count));
@@ -482,9 +482,8 @@ CollectiveChoice CollectiveModel::choose(CollectiveOp op, const Communicator& co
     if (algorithm == Algorithm::kP2p) {
       // NCCL picks LL for point-to-point messages up to NCCL_P2P_LL_THRESHOLD, else Simple.
       const bool want_ll = bytes <= tuning_.p2p_ll_threshold_bytes;
-      const bool has_other = std::any_of(options.begin(), options.end(), [&](const auto& o) {
-        return o.second != protocol;
-      });
+      const bool has_other = std::any_of(options.begin(), options.end(),
+                                         [&](const auto& o) { return o.second != protocol; });
       if (has_other && (protocol == Protocol::kLL) != want_ll) continue;
     }
     const LoadPattern& candidate = pattern(op, comm, algorithm, protocol);

@@ -41,7 +41,14 @@
 
 namespace fmsim {
 
-enum class CollectiveOp { kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kSendRecv };
+enum class CollectiveOp {
+  kAllReduce,
+  kAllGather,
+  kReduceScatter,
+  kAllToAll,
+  kBroadcast,
+  kSendRecv
+};
 enum class Algorithm { kRing, kTree, kNvls, kNvlsTree, kP2p };
 enum class Protocol { kLL, kLL128, kSimple };
 
@@ -94,9 +101,9 @@ struct LoadPattern {
   Protocol protocol = Protocol::kSimple;
   int channels = 1;
   double latency_s = 0.0;
-  std::vector<Use> uses;             // weight = link bytes per byte of size
-  double bound = kUnbounded;         // algorithm-bandwidth cap from NCCL's protocol limits, B/s
-  double isolated_bw = 0.0;          // algorithm bandwidth alone on the topology, B/s
+  std::vector<Use> uses;      // weight = link bytes per byte of size
+  double bound = kUnbounded;  // algorithm-bandwidth cap from NCCL's protocol limits, B/s
+  double isolated_bw = 0.0;   // algorithm bandwidth alone on the topology, B/s
   ResourceId isolated_bottleneck = kNoResource;  // kNoResource: the protocol cap limits it
 };
 

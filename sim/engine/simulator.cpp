@@ -102,7 +102,7 @@ struct HigherLevelLast {
 struct UserEntry {
   double weight;
   ActivityId activity;
-  std::uint32_t use_slot;  // index into Impl::uses_
+  std::uint32_t use_slot;  // index into Impl::uses
 };
 
 struct Activity {

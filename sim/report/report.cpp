@@ -60,7 +60,8 @@ nlohmann::json to_json(const Report& report) {
   }
   nlohmann::json expectations = nlohmann::json::array();
   for (const auto& e : report.expectations) {
-    expectations.push_back({{"name", e.name}, {"limit", e.limit}, {"value", e.value}, {"ok", e.ok}});
+    expectations.push_back(
+        {{"name", e.name}, {"limit", e.limit}, {"value", e.value}, {"ok", e.ok}});
   }
   out["expectations"] = expectations;
   out["notes"] = report.notes;
@@ -78,18 +79,18 @@ std::string render_text(const Report& report) {
         << c.nvlink_domains << " NVLink domain(s)\n#\n";
     char line[512];
     std::snprintf(line, sizeof line, "# %12s %12s %9s %6s %11s %8s %8s  %-9s %-6s %3s  %s\n",
-                  "size", "count", "type", "redop", "time", "algbw", "busbw", "algorithm",
-                  "proto", "ch", "limited by");
+                  "size", "count", "type", "redop", "time", "algbw", "busbw", "algorithm", "proto",
+                  "ch", "limited by");
     out << line;
-    std::snprintf(line, sizeof line, "# %12s %12s %9s %6s %11s %8s %8s\n", "(B)", "(elements)",
-                  "", "", "(us)", "(GB/s)", "(GB/s)");
+    std::snprintf(line, sizeof line, "# %12s %12s %9s %6s %11s %8s %8s\n", "(B)", "(elements)", "",
+                  "", "(us)", "(GB/s)", "(GB/s)");
     out << line;
     for (const auto& row : c.rows) {
-      std::snprintf(line, sizeof line, "  %12.0f %12lld %9s %6s %11.2f %8.2f %8.2f  %-9s %-6s %3d  %s\n",
-                    row.bytes, row.count, row.type.c_str(), row.redop.c_str(), row.time_s / kUs,
-                    row.algbw_bytes_per_s / kGB, row.busbw_bytes_per_s / kGB,
-                    row.algorithm.c_str(), row.protocol.c_str(), row.channels,
-                    row.limited_by.c_str());
+      std::snprintf(line, sizeof line,
+                    "  %12.0f %12lld %9s %6s %11.2f %8.2f %8.2f  %-9s %-6s %3d  %s\n", row.bytes,
+                    row.count, row.type.c_str(), row.redop.c_str(), row.time_s / kUs,
+                    row.algbw_bytes_per_s / kGB, row.busbw_bytes_per_s / kGB, row.algorithm.c_str(),
+                    row.protocol.c_str(), row.channels, row.limited_by.c_str());
       out << line;
     }
     out << "# Avg bus bandwidth    : " << format("%.3f", c.avg_busbw_bytes_per_s / kGB)
@@ -97,8 +98,8 @@ std::string render_text(const Report& report) {
   }
   for (const auto& note : report.notes) out << "# note: " << note << "\n";
   for (const auto& e : report.expectations) {
-    out << "# expect " << e.name << " " << format("%g", e.limit) << ": "
-        << format("%.6g", e.value) << (e.ok ? "  ok" : "  FAILED") << "\n";
+    out << "# expect " << e.name << " " << format("%g", e.limit) << ": " << format("%.6g", e.value)
+        << (e.ok ? "  ok" : "  FAILED") << "\n";
   }
   return out.str();
 }
@@ -121,11 +122,15 @@ std::string render_csv(const Report& report) {
 nlohmann::json render_trace(const Report& report) {
   nlohmann::json events = nlohmann::json::array();
   for (const auto& [pid, name] : report.trace.process_names) {
-    events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"args", {{"name", name}}}});
+    events.push_back(
+        {{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"args", {{"name", name}}}});
   }
   for (const auto& [pid, tid, name] : report.trace.thread_names) {
-    events.push_back(
-        {{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", tid}, {"args", {{"name", name}}}});
+    events.push_back({{"ph", "M"},
+                      {"name", "thread_name"},
+                      {"pid", pid},
+                      {"tid", tid},
+                      {"args", {{"name", name}}}});
   }
   for (const auto& span : report.trace.spans) {
     nlohmann::json event = {{"ph", "X"},

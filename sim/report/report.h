@@ -24,8 +24,8 @@ struct CollectiveRow {
   std::string algorithm;
   std::string protocol;
   int channels = 0;
-  std::string limited_by;        // link kind and name, or the protocol cap
-  double predicted_time_s = 0.0; // what the NCCL-like tuner expected when it chose
+  std::string limited_by;         // link kind and name, or the protocol cap
+  double predicted_time_s = 0.0;  // what the NCCL-like tuner expected when it chose
 };
 
 struct CollectiveResult {

@@ -11,6 +11,7 @@ namespace {
 
 std::string format_number(double value) {
   std::ostringstream out;
+  out.precision(15);
   out << value;
   return out.str();
 }
@@ -75,8 +76,8 @@ double JsonReader::number(const std::string& key, double fallback, double min, d
   }
   const double x = value->get<double>();
   if (!(x >= min && x <= max)) {
-    throw bad_input(pointer(key), "expected a number" + range_text(min, max) + ", got " +
-                                      describe_value(*value));
+    throw bad_input(pointer(key),
+                    "expected a number" + range_text(min, max) + ", got " + describe_value(*value));
   }
   return x;
 }
@@ -92,16 +93,17 @@ long long JsonReader::integer(const std::string& key, long long fallback, long l
                               long long max) {
   const nlohmann::json* value = raw(key);
   if (value == nullptr) return fallback;
-  const std::string expected = "expected an integer" + range_text(static_cast<double>(min),
-                                                                  static_cast<double>(max));
-  const bool integral = value->is_number_integer() ||
-                        (value->is_number_float() &&
-                         std::floor(value->get<double>()) == value->get<double>() &&
-                         std::abs(value->get<double>()) < 9e15);
+  const std::string expected =
+      "expected an integer" + range_text(static_cast<double>(min), static_cast<double>(max));
+  const bool integral =
+      value->is_number_integer() ||
+      (value->is_number_float() && std::floor(value->get<double>()) == value->get<double>() &&
+       std::abs(value->get<double>()) < 9e15);
   if (!integral) throw bad_input(pointer(key), expected + ", got " + describe_value(*value));
   const long long x = value->is_number_float() ? static_cast<long long>(value->get<double>())
                                                : value->get<long long>();
-  if (x < min || x > max) throw bad_input(pointer(key), expected + ", got " + describe_value(*value));
+  if (x < min || x > max)
+    throw bad_input(pointer(key), expected + ", got " + describe_value(*value));
   return x;
 }
 
@@ -166,8 +168,8 @@ void JsonReader::finish() const {
     if (read_.count(key)) continue;
     std::string list;
     for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
-    throw bad_input(pointer(key), "unknown field" + did_you_mean(key, known) +
-                                      "; expected one of: " + list);
+    throw bad_input(pointer(key),
+                    "unknown field" + did_you_mean(key, known) + "; expected one of: " + list);
   }
 }
 

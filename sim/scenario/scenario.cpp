@@ -1,6 +1,7 @@
 #include "scenario/scenario.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -15,6 +16,13 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr long long kMaxNodes = 1 << 20;
+constexpr double kMaxSweepSizes = 10000;  // a sweep longer than this is a typo, not a plan
+
+std::string format_count(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", value);
+  return text;
+}
 
 const std::vector<std::string>& stage_names() {
   static const std::vector<std::string> names = {"pretrain", "sft", "rl", "inference",
@@ -38,7 +46,8 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   JsonReader network = reader.object("network");
   cluster.network.topology = network.choice("topology", "rail-fat-tree", {"rail-fat-tree"});
   cluster.network.oversubscription = network.number("oversubscription", 1.0, 1.0, 1e6);
-  cluster.network.nodes_per_leaf = static_cast<int>(network.integer("nodes_per_leaf", 0, 0, kMaxNodes));
+  cluster.network.nodes_per_leaf =
+      static_cast<int>(network.integer("nodes_per_leaf", 0, 0, kMaxNodes));
   cluster.network.spines = static_cast<int>(network.integer("spines", 0, 0, 1 << 16));
   network.finish();
 
@@ -70,7 +79,7 @@ CollectiveWorkload parse_collective(JsonReader& reader, int cluster_gpus,
   w.max_bytes = reader.number("max_bytes", w.max_bytes, 1, 1e15);
   if (w.max_bytes < w.min_bytes) {
     throw bad_input(reader.pointer("max_bytes"),
-                    "expected max_bytes >= min_bytes (" + std::to_string(w.min_bytes) + ")");
+                    "expected max_bytes >= min_bytes (" + format_count(w.min_bytes) + ")");
   }
   w.step_factor = reader.number("step_factor", w.step_factor, 1.0, 1e6);
   w.step_bytes = reader.number("step_bytes", 0.0, 0.0, 1e15);
@@ -78,13 +87,21 @@ CollectiveWorkload parse_collective(JsonReader& reader, int cluster_gpus,
     throw bad_input(reader.pointer("step_factor"),
                     "expected a factor > 1, or step_bytes > 0 to step linearly");
   }
+  const double steps = w.step_factor > 1.0
+                           ? std::log(w.max_bytes / w.min_bytes) / std::log(w.step_factor)
+                           : (w.step_bytes > 0 ? (w.max_bytes - w.min_bytes) / w.step_bytes : 0);
+  if (steps > kMaxSweepSizes) {
+    throw bad_input(reader.pointer(w.step_factor > 1.0 ? "step_factor" : "step_bytes"),
+                    "the sweep would have " + format_count(steps + 1) +
+                        " sizes; expected at most " + format_count(kMaxSweepSizes));
+  }
   w.dtype = reader.choice("dtype", "float", dtype_names());
   w.redop = reader.choice("redop", "sum", {"sum", "prod", "min", "max", "avg"});
   w.ranks = static_cast<int>(reader.integer("ranks", 0, 0, kMaxNodes * 72));
   if (w.ranks > cluster_gpus) {
-    throw bad_input(reader.pointer("ranks"),
-                    "expected at most " + std::to_string(cluster_gpus) + " ranks (the GPUs of " +
-                        cluster_text + "), got " + std::to_string(w.ranks));
+    throw bad_input(reader.pointer("ranks"), "expected at most " + std::to_string(cluster_gpus) +
+                                                 " ranks (the GPUs of " + cluster_text + "), got " +
+                                                 std::to_string(w.ranks));
   }
   w.options.algorithms = parse_enum_list<Algorithm>(reader, "algorithms", algorithm_names());
   w.options.protocols = parse_enum_list<Protocol>(reader, "protocols", protocol_names());
@@ -95,9 +112,8 @@ CollectiveWorkload parse_collective(JsonReader& reader, int cluster_gpus,
 }  // namespace
 
 const std::vector<std::string>& dtype_names() {
-  static const std::vector<std::string> names = {"float", "half",  "bfloat16", "double",
-                                                 "int32", "int8",  "uint8",    "int64",
-                                                 "uint32", "uint64"};
+  static const std::vector<std::string> names = {"float", "half",  "bfloat16", "double", "int32",
+                                                 "int8",  "uint8", "int64",    "uint32", "uint64"};
   return names;
 }
 
@@ -111,6 +127,13 @@ int dtype_bytes(const std::string& dtype) {
 
 Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) {
   JsonReader root(document, "");
+  // Unknown top-level fields first, so that "clusters" is reported as a typo of "cluster"
+  // rather than as a missing "cluster".
+  for (const char* key :
+       {"name", "description", "cluster", "model", "workload", "expect", "seed", "calibration"}) {
+    root.raw(key);
+  }
+  root.finish();
   Scenario s;
   s.name = root.string("name", "unnamed");
   s.description = root.string("description", "");
@@ -118,8 +141,8 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
   s.cluster = parse_cluster(root.object("cluster"), catalog);
   if (const nlohmann::json* model = root.raw("model")) {
     if (!model->is_string() && !model->is_object()) {
-      throw bad_input("/model", "expected a preset name or a model object, got " +
-                                    describe_value(*model));
+      throw bad_input("/model",
+                      "expected a preset name or a model object, got " + describe_value(*model));
     }
     s.model = *model;
   }
@@ -156,15 +179,14 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
 
 nlohmann::json to_json(const Scenario& s) {
   const CollectiveWorkload& c = s.workload.collective;
-  nlohmann::json cluster = {
-      {"instance", s.cluster.instance},
-      {"nodes", s.cluster.nodes},
-      {"network",
-       {{"topology", s.cluster.network.topology},
-        {"oversubscription", s.cluster.network.oversubscription},
-        {"nodes_per_leaf", s.cluster.network.nodes_per_leaf},
-        {"spines", s.cluster.network.spines}}},
-      {"pricing", {{"model", s.cluster.pricing_model}}}};
+  nlohmann::json cluster = {{"instance", s.cluster.instance},
+                            {"nodes", s.cluster.nodes},
+                            {"network",
+                             {{"topology", s.cluster.network.topology},
+                              {"oversubscription", s.cluster.network.oversubscription},
+                              {"nodes_per_leaf", s.cluster.network.nodes_per_leaf},
+                              {"spines", s.cluster.network.spines}}},
+                            {"pricing", {{"model", s.cluster.pricing_model}}}};
   if (s.cluster.price_usd_per_hour) {
     cluster["pricing"]["usd_per_hour"] = *s.cluster.price_usd_per_hour;
   }
@@ -185,10 +207,13 @@ nlohmann::json to_json(const Scenario& s) {
                              {"channels", c.options.channels}};
   nlohmann::json expect = nlohmann::json::object();
   for (const auto& e : s.expect) expect[e.name] = e.limit;
-  nlohmann::json out = {{"name", s.name},         {"description", s.description},
+  nlohmann::json out = {{"name", s.name},
+                        {"description", s.description},
                         {"cluster", cluster},
-                        {"workload", workload},   {"expect", expect},
-                        {"seed", s.seed},         {"calibration", s.calibration}};
+                        {"workload", workload},
+                        {"expect", expect},
+                        {"seed", s.seed},
+                        {"calibration", s.calibration}};
   if (!s.model.is_null()) out["model"] = s.model;
   return out;
 }
@@ -245,8 +270,9 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
   try {
     target = nlohmann::json::json_pointer(pointer);
   } catch (const nlohmann::json::exception& e) {
-    throw bad_input(pointer, "not a valid JSON pointer (RFC 6901): use /a/b with ~0 for ~ and ~1 "
-                             "for /");
+    throw bad_input(pointer,
+                    "not a valid JSON pointer (RFC 6901): use /a/b with ~0 for ~ and ~1 "
+                    "for /");
   }
   // Walk to the parent, creating missing objects but never writing through a scalar or past the
   // end of an array.
@@ -275,7 +301,8 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
       if (numeric) index = std::stoul(token);
       if (!numeric || index >= node->size()) {
         throw bad_input(walked, "no such array element (the array has " +
-                                    std::to_string(node->size()) + " elements)");
+                                    std::to_string(node->size()) +
+                                    (node->size() == 1 ? " element)" : " elements)"));
       }
       if (last) {
         (*node)[index] = value;

@@ -33,8 +33,8 @@ struct CollectiveWorkload {
   double step_bytes = 0.0;          // nccl-tests -i (used when step_factor is 1)
   std::string dtype = "float";      // float, half, bfloat16, double, int32, int8...
   std::string redop = "sum";
-  int ranks = 0;                    // 0: every GPU of the cluster
-  CollectiveOptions options;        // enabled algorithms/protocols, channels
+  int ranks = 0;              // 0: every GPU of the cluster
+  CollectiveOptions options;  // enabled algorithms/protocols, channels
 };
 
 struct Workload {

@@ -37,13 +37,14 @@ bool splits_buffer_over_ranks(CollectiveOp op) {
 std::string cluster_summary(const Scenario& s, const InstanceSpec& instance, const GpuSpec& gpu,
                             const Topology& topology) {
   char text[512];
-  std::snprintf(text, sizeof text,
-                "%d x %s = %d x %s; NVLink %.1f GB/s per GPU per direction (NCCL effective), "
-                "domain %d GPUs; EFA %d x %.0f Gbit/s per node; rail fat tree, oversubscription %.2g",
-                s.cluster.nodes, instance.name.c_str(), topology.gpus(), gpu.name.c_str(),
-                gpu.nvlink_links * gpu.nvlink_link_effective_bw_bytes_per_s / 1e9,
-                instance.nvlink_domain_gpus, instance.efa_nics,
-                instance.efa_nic_bw_bytes_per_s * 8 / 1e9, s.cluster.network.oversubscription);
+  std::snprintf(
+      text, sizeof text,
+      "%d x %s = %d x %s; NVLink %.1f GB/s per GPU per direction (NCCL effective), "
+      "domain %d GPUs; EFA %d x %.0f Gbit/s per node; rail fat tree, oversubscription %.2g",
+      s.cluster.nodes, instance.name.c_str(), topology.gpus(), gpu.name.c_str(),
+      gpu.nvlink_links * gpu.nvlink_link_effective_bw_bytes_per_s / 1e9,
+      instance.nvlink_domain_gpus, instance.efa_nics, instance.efa_nic_bw_bytes_per_s * 8 / 1e9,
+      s.cluster.network.oversubscription);
   return text;
 }
 
@@ -68,8 +69,8 @@ void add_link_counters(const Simulator& sim, Trace& trace) {
   }
   for (const auto& sample : sim.load_samples()) {
     if (!busy[sample.resource]) continue;
-    trace.counters.push_back({sim.resource(sample.resource).name, kLinkTracePid, sample.time_s,
-                              sample.utilization});
+    trace.counters.push_back(
+        {sim.resource(sample.resource).name, kLinkTracePid, sample.time_s, sample.utilization});
   }
 }
 
@@ -142,10 +143,17 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
     result.rows.push_back(row);
 
     if (options.trace) {
-      const std::string name = result.op + " " + std::to_string(static_cast<long long>(bytes)) + " B";
+      const std::string name =
+          result.op + " " + std::to_string(static_cast<long long>(bytes)) + " B";
       for (int r = 0; r < ranks; ++r) {
-        report.trace.spans.push_back({name, "collective", topology.node_of(r), r, start_s, time_s,
-                                      {{"algorithm", row.algorithm}, {"protocol", row.protocol},
+        report.trace.spans.push_back({name,
+                                      "collective",
+                                      topology.node_of(r),
+                                      r,
+                                      start_s,
+                                      time_s,
+                                      {{"algorithm", row.algorithm},
+                                       {"protocol", row.protocol},
                                        {"limited_by", row.limited_by}}});
       }
     }

@@ -11,8 +11,8 @@
 namespace fmsim {
 
 struct RunOptions {
-  bool trace = false;          // record the timeline for --trace
-  std::string scenario_origin; // shown in the report: a path or "embedded default"
+  bool trace = false;           // record the timeline for --trace
+  std::string scenario_origin;  // shown in the report: a path or "embedded default"
 };
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options);

@@ -252,8 +252,6 @@ TEST_F(Cli, OutputInAMissingFolderIsBadInput) {
 }
 
 TEST_F(Cli, BadSetOnTheEmbeddedDefaultIsOneLine) {
-  GTEST_SKIP() << "bug: run_main prints 'no scenario given; running the embedded default ...' "
-                  "before parse_scenario, so a bad --set without a scenario gives two stderr lines";
   expect_bad_input({"--set", "/cluster/nodes=0"}, "/cluster/nodes");
 }
 

@@ -214,8 +214,8 @@ TEST(CollectiveSelection, SmallMessagesUseLowLatencyProtocolsAndLargeOnesSimple)
 TEST(CollectiveSelection, PicksTheCandidateWithTheLeastPredictedTime) {
   Cluster cluster("p5.48xlarge", 4);
   for (double bytes : {8.0, 65536.0, 16777216.0, kLarge}) {
-    const CollectiveChoice choice = cluster.model().choose(CollectiveOp::kAllReduce,
-                                                           cluster.all(), bytes);
+    const CollectiveChoice choice =
+        cluster.model().choose(CollectiveOp::kAllReduce, cluster.all(), bytes);
     for (auto [algorithm, protocol] :
          cluster.model().candidates(CollectiveOp::kAllReduce, cluster.all())) {
       const LoadPattern& p =

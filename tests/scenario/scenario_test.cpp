@@ -149,9 +149,31 @@ TEST(ScenarioDefaults, StepFactorOneWithStepBytesStepsLinearly) {
   json document = minimal_document();
   document["workload"]["step_factor"] = 1;
   document["workload"]["step_bytes"] = 1024;
+  document["workload"]["max_bytes"] = 1048576;  // 1 MiB / 1 KiB = 1024 sizes
   const Scenario s = parse(document);
   EXPECT_EQ(s.workload.collective.step_factor, 1.0);
   EXPECT_EQ(s.workload.collective.step_bytes, 1024.0);
+}
+
+TEST(ScenarioErrors, SweepOfMoreThanTenThousandSizesIsRefused) {
+  // 8 B .. 8 GiB in steps of 1 KiB would be 8,388,608 sizes: a typo, not a benchmark plan.
+  json document = minimal_document();
+  document["workload"]["step_factor"] = 1;
+  document["workload"]["step_bytes"] = 1024;
+  document["workload"]["max_bytes"] = 8589934592.0;
+  const Error e = error_of([&] { parse(document); });
+  EXPECT_EQ(e.code(), ExitCode::kBadInput);
+  EXPECT_EQ(e.where(), "/workload/step_bytes");
+}
+
+TEST(ScenarioErrors, MisspeltTopLevelFieldIsReportedAsATypo) {
+  // "clusters" must be caught as an unknown field near "cluster", not as a missing "cluster".
+  json document = minimal_document();
+  document["clusters"] = document["cluster"];
+  document.erase("cluster");
+  const Error e = error_of([&] { parse(document); });
+  EXPECT_EQ(e.where(), "/clusters");
+  EXPECT_NE(e.message().find("did you mean \"cluster\""), std::string::npos) << e.what();
 }
 
 TEST(ScenarioDefaults, IntegralFloatIsAcceptedWhereAnIntegerIsExpected) {
