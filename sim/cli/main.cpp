@@ -94,6 +94,10 @@ int run_main(const std::string& scenario_path, const std::vector<std::string>& s
   write_output(outputs.csv, fmsim::render_csv(report));
   write_output(outputs.trace, fmsim::render_trace(report).dump() + "\n");
 
+  if (!report.infeasible.empty()) {
+    std::cerr << "fmsim: infeasible: " << report.infeasible << "\n";
+    return static_cast<int>(ExitCode::kInfeasible);
+  }
   if (!report.expectations_met()) {
     for (const auto& e : report.expectations) {
       if (!e.ok) {

@@ -497,6 +497,26 @@ CollectiveChoice CollectiveModel::choose(CollectiveOp op, const Communicator& co
   return best;
 }
 
+ActivitySpec CollectiveModel::send_activity(int src, int dst, double bytes) const {
+  const Protocol protocol =
+      bytes <= tuning_.p2p_ll_threshold_bytes ? Protocol::kLL : Protocol::kSimple;
+  const int p = index_of(protocol);
+  const int ring = index_of(Algorithm::kRing);
+  const bool same_domain = topology_.same_nvlink_domain(src, dst);
+  ActivitySpec spec;
+  spec.latency_s = tuning_.base_latency_s[ring][p] +
+                   (same_domain ? tuning_.nvlink_latency_s[ring][p] : tuning_.net_latency_s[ring][p]);
+  spec.work = bytes;
+  if (src == dst) {
+    spec.work = 0.0;
+    return spec;
+  }
+  for (const LinkShare& share : topology_.route(src, dst)) {
+    spec.uses.push_back({share.resource, share.fraction / tuning_.data_fraction[p]});
+  }
+  return spec;
+}
+
 ActivitySpec CollectiveModel::activity(const LoadPattern& pattern, double bytes,
                                        std::uint64_t tag) {
   ActivitySpec spec;

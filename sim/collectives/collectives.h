@@ -125,6 +125,9 @@ class CollectiveModel {
                              Protocol protocol) const;
   // NCCL-like selection for a message of `bytes`. Throws fmsim::Error if no candidate is enabled.
   CollectiveChoice choose(CollectiveOp op, const Communicator& comm, double bytes) const;
+  // A point-to-point send of `bytes` from GPU src to GPU dst (a pipeline-parallel send): the
+  // route's links, NCCL's one-step latency of the Simple protocol (LL up to the p2p threshold).
+  ActivitySpec send_activity(int src, int dst, double bytes) const;
   // The engine activity performing one collective of `bytes` with the given pattern.
   static ActivitySpec activity(const LoadPattern& pattern, double bytes, std::uint64_t tag = 0);
 

@@ -32,7 +32,93 @@ nlohmann::json row_json(const CollectiveRow& row) {
           {"predicted_time_us", row.predicted_time_s / kUs}};
 }
 
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+nlohmann::json training_json(const TrainingReport& t) {
+  nlohmann::json exposed = nlohmann::json::object();
+  for (const auto& [kind, seconds] : t.exposed_comm_s) exposed[kind] = seconds;
+  return {
+      {"layout",
+       {{"tp", t.tp}, {"pp", t.pp}, {"cp", t.cp}, {"ep", t.ep}, {"dp", t.dp}, {"vpp", t.vpp},
+        {"gpus", t.gpus}, {"microbatches", t.microbatches},
+        {"layers_per_stage", t.layers_per_stage}}},
+      {"simulation",
+       {{"mode", t.simulation_mode}, {"simulated_ranks", t.simulated_ranks}, {"tasks", t.tasks}}},
+      {"step",
+       {{"time_s", t.step_s}, {"compute_s", t.compute_s},
+        {"exposed_comm_s", t.exposed_comm_total()}, {"exposed_comm_by_kind_s", exposed},
+        {"bubble_s", t.bubble_s}, {"data_stall_s", t.data_stall_s},
+        {"optimizer_s", t.optimizer_s}}},
+      {"throughput",
+       {{"tokens_per_step", t.tokens_per_step}, {"tokens_per_s", t.tokens_per_s},
+        {"tokens_per_s_per_gpu", t.tokens_per_s_per_gpu}, {"tflops_per_gpu", t.tflops_per_gpu},
+        {"mfu", t.mfu}, {"hfu", t.hfu}}},
+      {"memory",
+       {{"per_gpu_gib", t.memory_total() / kGiB}, {"capacity_gib", t.capacity / kGiB},
+        {"fits", t.fits},
+        {"breakdown",
+         {{"weights", t.weights / kGiB}, {"grads", t.grads / kGiB},
+          {"optimizer", t.optimizer / kGiB}, {"activations", t.activations / kGiB},
+          {"other", t.other / kGiB}}},
+        {"suggestions", t.memory_suggestions}}},
+      {"run", {{"steps", t.steps}, {"days", t.days}, {"gpu_hours", t.gpu_hours}}},
+      {"cost",
+       {{"usd", t.usd}, {"usd_per_million_tokens", t.usd_per_million_tokens},
+        {"usd_per_hour", t.usd_per_hour}, {"price_source", t.price_source},
+        {"breakdown", {{"compute", t.usd}}}}}};
+}
+
+std::string training_text(const TrainingReport& t) {
+  std::ostringstream out;
+  char line[256];
+  out << "# layout: tp " << t.tp << "  pp " << t.pp << "  cp " << t.cp << "  ep " << t.ep
+      << "  dp " << t.dp << "  vpp " << t.vpp << "  micro-batches " << t.microbatches << "  ("
+      << t.gpus << " GPUs; " << t.simulation_mode << " simulation of " << t.simulated_ranks
+      << " rank(s), " << t.tasks << " tasks)\n";
+  out << "#\n# memory per GPU (GiB)      weights    grads  optimizer  activations   other    total"
+         "  capacity\n";
+  std::snprintf(line, sizeof line, "  %-24s %8.2f %8.2f %10.2f %12.2f %7.2f %8.2f %9.2f  %s\n", "",
+                t.weights / kGiB, t.grads / kGiB, t.optimizer / kGiB, t.activations / kGiB,
+                t.other / kGiB, t.memory_total() / kGiB, t.capacity / kGiB,
+                t.fits ? "fits" : "DOES NOT FIT");
+  out << line;
+  for (const auto& s : t.memory_suggestions) out << "#   would fit: " << s << "\n";
+  if (!t.fits) return out.str();
+  out << "#\n# step breakdown               seconds   share\n";
+  auto row = [&](const std::string& name, double seconds) {
+    std::snprintf(line, sizeof line, "  %-26s %9.4f  %5.1f%%\n", name.c_str(), seconds,
+                  t.step_s > 0 ? 100.0 * seconds / t.step_s : 0.0);
+    out << line;
+  };
+  row("compute", t.compute_s);
+  for (const auto& [kind, seconds] : t.exposed_comm_s) row("exposed comm (" + kind + ")", seconds);
+  row("pipeline bubble and waits", t.bubble_s);
+  row("data stall", t.data_stall_s);
+  row("optimizer", t.optimizer_s);
+  row("step", t.step_s);
+  std::snprintf(line, sizeof line,
+                "#\n# throughput: %.4g tokens/s (%.1f per GPU), %.1f TFLOP/s per GPU, MFU %.1f%%, "
+                "HFU %.1f%%\n",
+                t.tokens_per_s, t.tokens_per_s_per_gpu, t.tflops_per_gpu, 100 * t.mfu, 100 * t.hfu);
+  out << line;
+  if (t.steps > 0) {
+    std::snprintf(line, sizeof line,
+                  "# run: %.0f steps, %.2f days, %.4g GPU-hours, $%.4g (%s, $%.2f/h for the "
+                  "cluster; $%.3f per million tokens)\n",
+                  t.steps, t.days, t.gpu_hours, t.usd, t.price_source.c_str(), t.usd_per_hour,
+                  t.usd_per_million_tokens);
+    out << line;
+  }
+  return out.str();
+}
+
 }  // namespace
+
+double TrainingReport::exposed_comm_total() const {
+  double total = 0;
+  for (const auto& [kind, seconds] : exposed_comm_s) total += seconds;
+  return total;
+}
 
 bool Report::expectations_met() const {
   for (const auto& e : expectations) {
@@ -58,6 +144,8 @@ nlohmann::json to_json(const Report& report) {
                          {"avg_busbw_gbps", c.avg_busbw_bytes_per_s / kGB},
                          {"rows", rows}};
   }
+  if (report.training) out["training"] = training_json(*report.training);
+  if (!report.infeasible.empty()) out["infeasible"] = report.infeasible;
   nlohmann::json expectations = nlohmann::json::array();
   for (const auto& e : report.expectations) {
     expectations.push_back(
@@ -96,6 +184,8 @@ std::string render_text(const Report& report) {
     out << "# Avg bus bandwidth    : " << format("%.3f", c.avg_busbw_bytes_per_s / kGB)
         << " GB/s\n";
   }
+  if (report.training) out << training_text(*report.training);
+  if (!report.infeasible.empty()) out << "# INFEASIBLE: " << report.infeasible << "\n";
   for (const auto& note : report.notes) out << "# note: " << note << "\n";
   for (const auto& e : report.expectations) {
     out << "# expect " << e.name << " " << format("%g", e.limit) << ": " << format("%.6g", e.value)

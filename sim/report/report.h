@@ -3,6 +3,7 @@
 // bytes/s); the renderers convert to us, GB/s (1e9 bytes/s, as nccl-tests prints) and so on.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -35,6 +36,34 @@ struct CollectiveResult {
   int nvlink_domains = 0;
   std::vector<CollectiveRow> rows;
   double avg_busbw_bytes_per_s = 0.0;  // nccl-tests' "Avg bus bandwidth"
+};
+
+// The training stages (pretrain, sft): one simulated step and what it implies for the run.
+struct TrainingReport {
+  // layout
+  int tp = 1, pp = 1, cp = 1, ep = 1, dp = 1, vpp = 1, microbatches = 1, gpus = 0;
+  std::vector<int> layers_per_stage;
+  std::string simulation_mode;  // "symmetric" or "full"
+  int simulated_ranks = 0;
+  std::size_t tasks = 0;
+  // step (seconds)
+  double step_s = 0, compute_s = 0, bubble_s = 0, data_stall_s = 0, optimizer_s = 0;
+  std::map<std::string, double> exposed_comm_s;  // by kind
+  // throughput
+  double tokens_per_step = 0, tokens_per_s = 0, tokens_per_s_per_gpu = 0;
+  double tflops_per_gpu = 0, mfu = 0, hfu = 0;
+  // memory (bytes)
+  double weights = 0, grads = 0, optimizer = 0, activations = 0, other = 0, capacity = 0;
+  bool fits = true;
+  std::vector<std::string> memory_suggestions;
+  // run
+  double steps = 0, days = 0, gpu_hours = 0;
+  // cost
+  double usd_per_hour = 0, usd = 0, usd_per_million_tokens = 0;
+  std::string price_source;
+
+  double exposed_comm_total() const;
+  double memory_total() const { return weights + grads + optimizer + activations + other; }
 };
 
 struct ExpectationResult {
@@ -74,6 +103,8 @@ struct Report {
   nlohmann::json scenario;      // the resolved scenario
   std::string cluster_summary;  // one line: nodes, instance, GPUs, links
   std::optional<CollectiveResult> collective;
+  std::optional<TrainingReport> training;
+  std::string infeasible;  // non-empty: why the scenario cannot run (exit code 3)
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> notes;
   Trace trace;

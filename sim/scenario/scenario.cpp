@@ -30,11 +30,48 @@ const std::vector<std::string>& stage_names() {
   return names;
 }
 
-// Metrics a collective-stage `expect` may bound, each "<metric>_min" or "<metric>_max".
-const std::vector<std::string>& collective_expectations() {
-  static const std::vector<std::string> names = {"busbw_gbps_min", "algbw_gbps_min",
-                                                 "latency_us_max"};
-  return names;
+// Metrics a stage's `expect` may bound, each "<metric>_min" or "<metric>_max".
+const std::vector<std::string>& expectations_of(const std::string& stage) {
+  static const std::vector<std::string> collective = {"busbw_gbps_min", "algbw_gbps_min",
+                                                      "latency_us_max"};
+  static const std::vector<std::string> training = {
+      "mfu_min",       "hfu_min",         "tflops_per_gpu_min", "tokens_per_s_min",
+      "step_time_s_max", "days_max",      "cost_usd_max",       "memory_gib_max"};
+  return stage == "collective" ? collective : training;
+}
+
+Precision parse_precision_at(JsonReader& reader, const std::string& key) {
+  const std::string name = reader.choice(key, "bf16", {"bf16", "fp16", "fp8"});
+  return name == "fp8" ? Precision::kFp8 : name == "fp16" ? Precision::kFp16 : Precision::kBf16;
+}
+
+TrainingWorkload parse_training(JsonReader& reader, const std::string& stage) {
+  TrainingWorkload w;
+  w.tokens = reader.number("tokens", 0.0, 0.0, 1e18);
+  w.steps = reader.integer("steps", 0, 0, 1LL << 40);
+  if (w.tokens > 0 && w.steps > 0) {
+    throw bad_input(reader.pointer("steps"), "give tokens or steps, not both");
+  }
+  w.batch.seq_len = static_cast<int>(reader.integer("seq_len", 4096, 1, 1 << 24));
+  if (!reader.has("global_batch")) {
+    throw bad_input(reader.pointer("global_batch"), "missing; expected the sequences per step");
+  }
+  w.batch.global_batch = static_cast<int>(reader.integer("global_batch", 1, 1, 1 << 30));
+  w.batch.micro_batch = static_cast<int>(reader.integer("micro_batch", 1, 1, 1 << 20));
+  w.precision = parse_precision_at(reader, "precision");
+  if (const nlohmann::json* p = reader.raw("parallelism")) {
+    w.parallel = parse_parallel(*p, reader.pointer("parallelism"));
+  }
+  const std::string simulation = reader.choice("simulation", "symmetric", {"symmetric", "full"});
+  w.full_mode = simulation == "full";
+  if (stage == "sft") {
+    const std::string method = reader.choice("method", "full", {"full", "lora"});
+    JsonReader lora = reader.object("lora");
+    w.mode.lora = method == "lora";
+    w.mode.lora_rank = static_cast<int>(lora.integer("rank", 16, 1, 1 << 16));
+    lora.finish();
+  }
+  return w;
 }
 
 ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
@@ -55,6 +92,9 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   cluster.pricing_model = pricing.choice("model", "on-demand", {"on-demand"});
   if (pricing.has("usd_per_hour")) {
     cluster.price_usd_per_hour = pricing.number("usd_per_hour", 0.0, 0.0, 1e7);
+  }
+  if (pricing.has("usd_per_gpu_hour")) {
+    cluster.price_usd_per_gpu_hour = pricing.number("usd_per_gpu_hour", 0.0, 0.0, 1e6);
   }
   pricing.finish();
   reader.finish();
@@ -139,15 +179,15 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
   s.description = root.string("description", "");
   if (!root.has("cluster")) throw bad_input("/cluster", "missing; expected an object");
   s.cluster = parse_cluster(root.object("cluster"), catalog);
-  if (const nlohmann::json* model = root.raw("model")) {
-    if (!model->is_string() && !model->is_object()) {
-      throw bad_input("/model",
-                      "expected a preset name or a model object, got " + describe_value(*model));
-    }
-    s.model = *model;
-  }
+  if (const nlohmann::json* model = root.raw("model")) s.model_value = *model;
   s.seed = static_cast<std::uint64_t>(root.integer("seed", 1, 0, (1LL << 53)));
   s.calibration = root.string("calibration", "");
+  if (!s.calibration.empty()) {
+    // Never ignore what the user asked for: profiles are read once calibration exists.
+    throw bad_input("/calibration",
+                    "calibration profiles are not read by this version yet (issue 8); remove the "
+                    "field to use the catalog's defaults");
+  }
 
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
   const int cluster_gpus = s.cluster.nodes * instance.gpus_per_node;
@@ -156,16 +196,29 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
   if (!root.has("workload")) throw bad_input("/workload", "missing; expected an object");
   JsonReader workload = root.object("workload");
   s.workload.stage = workload.choice("stage", "collective", stage_names());
-  if (s.workload.stage != "collective") {
-    throw bad_input("/workload/stage", "stage \"" + s.workload.stage +
-                                           "\" is not available in fmsim " +
-                                           "yet; expected \"collective\"");
+  const std::string& stage = s.workload.stage;
+  if (stage == "rl" || stage == "inference") {
+    throw bad_input("/workload/stage", "stage \"" + stage + "\" is not available in fmsim " +
+                                           "yet; expected \"pretrain\", \"sft\" or "
+                                           "\"collective\"");
   }
-  s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
+  if (stage == "collective") {
+    s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
+  } else {
+    if (s.model_value.is_null()) {
+      throw bad_input("/model", "missing; expected a preset name (" + [] {
+        std::string list;
+        for (const auto& name : model_preset_names()) list += (list.empty() ? "" : ", ") + name;
+        return list;
+      }() + ") or a model object");
+    }
+    s.model = parse_model(s.model_value, "/model");
+    s.workload.training = parse_training(workload, stage);
+  }
   workload.finish();
 
   JsonReader expect = root.object("expect");
-  for (const auto& name : collective_expectations()) {
+  for (const auto& name : expectations_of(stage)) {
     if (!expect.has(name)) {
       expect.raw(name);
       continue;
@@ -205,6 +258,25 @@ nlohmann::json to_json(const Scenario& s) {
                              {"algorithms", algorithms},
                              {"protocols", protocols},
                              {"channels", c.options.channels}};
+  if (s.workload.stage != "collective") {
+    const TrainingWorkload& t = s.workload.training;
+    workload = {{"stage", s.workload.stage},
+                {"tokens", t.tokens},
+                {"steps", t.steps},
+                {"seq_len", t.batch.seq_len},
+                {"global_batch", t.batch.global_batch},
+                {"micro_batch", t.batch.micro_batch},
+                {"precision", to_string(t.precision)},
+                {"parallelism", to_json(t.parallel)},
+                {"simulation", t.full_mode ? "full" : "symmetric"}};
+    if (s.workload.stage == "sft") {
+      workload["method"] = t.mode.lora ? "lora" : "full";
+      workload["lora"] = {{"rank", t.mode.lora_rank}};
+    }
+  }
+  if (s.cluster.price_usd_per_gpu_hour) {
+    cluster["pricing"]["usd_per_gpu_hour"] = *s.cluster.price_usd_per_gpu_hour;
+  }
   nlohmann::json expect = nlohmann::json::object();
   for (const auto& e : s.expect) expect[e.name] = e.limit;
   nlohmann::json out = {{"name", s.name},
@@ -214,7 +286,11 @@ nlohmann::json to_json(const Scenario& s) {
                         {"expect", expect},
                         {"seed", s.seed},
                         {"calibration", s.calibration}};
-  if (!s.model.is_null()) out["model"] = s.model;
+  if (s.workload.stage != "collective") {
+    out["model"] = to_json(s.model);
+  } else if (!s.model_value.is_null()) {
+    out["model"] = s.model_value;
+  }
   return out;
 }
 

@@ -12,6 +12,8 @@
 
 #include "collectives/collectives.h"
 #include "hardware/catalog.h"
+#include "model/model.h"
+#include "parallel/parallel.h"
 #include "topology/topology.h"
 
 namespace fmsim {
@@ -21,7 +23,8 @@ struct ClusterConfig {
   int nodes = 1;
   NetworkConfig network;
   std::string pricing_model = "on-demand";
-  std::optional<double> price_usd_per_hour;  // overrides the catalog's on-demand price
+  std::optional<double> price_usd_per_hour;      // per node; overrides the catalog's price
+  std::optional<double> price_usd_per_gpu_hour;  // per GPU; overrides both
 };
 
 // The `collective` stage: the simulated twin of nccl-tests (all_reduce_perf and friends).
@@ -37,9 +40,21 @@ struct CollectiveWorkload {
   CollectiveOptions options;  // enabled algorithms/protocols, channels
 };
 
+// The `pretrain` and `sft` stages.
+struct TrainingWorkload {
+  double tokens = 0.0;   // tokens to train; 0 with steps 0: report one step only
+  long long steps = 0;   // steps to train (instead of tokens)
+  BatchConfig batch;
+  ParallelConfig parallel;
+  Precision precision = Precision::kBf16;
+  TrainingMode mode;     // sft: full fine-tune or LoRA
+  bool full_mode = false;  // "simulation": "full" simulates every rank, "symmetric" one per stage
+};
+
 struct Workload {
   std::string stage = "collective";
   CollectiveWorkload collective;
+  TrainingWorkload training;
 };
 
 // One `expect` entry: "<metric>_min" or "<metric>_max" with its limit.
@@ -52,7 +67,8 @@ struct Scenario {
   std::string name = "unnamed";
   std::string description;
   ClusterConfig cluster;
-  nlohmann::json model;  // preset name or object; used by the training stages (issue 4)
+  nlohmann::json model_value;  // as given: a preset name or an object
+  ModelSpec model;             // resolved (training stages)
   Workload workload;
   std::vector<Expectation> expect;
   std::uint64_t seed = 1;

@@ -6,8 +6,10 @@
 
 #include "collectives/collectives.h"
 #include "engine/simulator.h"
+#include "execute/compute.h"
 #include "error.h"
 #include "topology/topology.h"
+#include "workload/training.h"
 
 namespace fmsim {
 namespace {
@@ -186,6 +188,140 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   return report;
 }
 
+// Dollars per hour for the whole cluster: the scenario's per-GPU or per-node price, else the
+// catalog's on-demand price; 0 (with a note) when there is none.
+double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance, std::string& source) {
+  const double gpus = static_cast<double>(s.cluster.nodes) * instance.gpus_per_node;
+  if (s.cluster.price_usd_per_gpu_hour) {
+    source = "scenario /cluster/pricing/usd_per_gpu_hour";
+    return *s.cluster.price_usd_per_gpu_hour * gpus;
+  }
+  if (s.cluster.price_usd_per_hour) {
+    source = "scenario /cluster/pricing/usd_per_hour";
+    return *s.cluster.price_usd_per_hour * s.cluster.nodes;
+  }
+  if (instance.price_usd_per_hour) {
+    source = "on-demand " + instance.price_region + " " + instance.price_date;
+    return *instance.price_usd_per_hour * s.cluster.nodes;
+  }
+  source = "no price known for " + instance.name;
+  return 0.0;
+}
+
+void check_expectation(ExpectationResult& r, double value, bool is_min) {
+  r.value = value;
+  r.ok = is_min ? value >= r.limit : value <= r.limit;
+}
+
+Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions& options) {
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const GpuSpec& gpu = catalog.gpu_of(instance);
+  const TrainingWorkload& w = s.workload.training;
+
+  TrainingSetup setup;
+  setup.instance = &instance;
+  setup.gpu = &gpu;
+  setup.nodes = s.cluster.nodes;
+  setup.network = s.cluster.network;
+  setup.model = s.model;
+  setup.parallel = w.parallel;
+  setup.batch = w.batch;
+  setup.precision = w.precision;
+  setup.mode = w.mode;
+  setup.full_mode = w.full_mode;
+  setup.trace = options.trace;
+  Report report;
+  TrainingStepResult step;
+  try {
+    step = simulate_training_step(setup);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kInfeasible) throw;
+    // A layout that cannot run: the report still says so (exit code 3).
+    report.stage = s.workload.stage;
+    report.scenario_name = s.name;
+    report.scenario_origin = options.scenario_origin;
+    report.scenario = to_json(s);
+    report.infeasible = e.what();
+    return report;
+  }
+
+  report.stage = s.workload.stage;
+  report.scenario_name = s.name;
+  report.scenario_origin = options.scenario_origin;
+  report.scenario = to_json(s);
+  {
+    Simulator scratch;
+    Topology topology(instance, gpu, s.cluster.nodes, s.cluster.network, network_defaults(),
+                      scratch);
+    report.cluster_summary = cluster_summary(s, instance, gpu, topology);
+  }
+  TrainingReport t;
+  const Layout& l = step.layout;
+  t.tp = l.tp, t.pp = l.pp, t.cp = l.cp, t.ep = l.ep, t.dp = l.dp, t.vpp = l.vpp;
+  t.gpus = l.gpus;
+  t.microbatches = l.microbatches;
+  t.layers_per_stage = l.layers_per_stage;
+  t.simulation_mode = w.full_mode ? "full" : "symmetric";
+  t.simulated_ranks = step.simulated_ranks;
+  t.tasks = step.tasks;
+  const MemoryBreakdown& m = step.memory;
+  t.weights = m.weights, t.grads = m.grads, t.optimizer = m.optimizer,
+  t.activations = m.activations, t.other = m.comm_buffers + m.reserve, t.capacity = m.capacity;
+  t.fits = m.fits();
+  t.memory_suggestions = m.suggestions;
+  if (!t.fits) {
+    report.infeasible = "does not fit in memory: " + describe_fit(m);
+    report.training = std::move(t);
+    return report;
+  }
+  t.step_s = step.step_s;
+  t.compute_s = step.compute_s;
+  t.exposed_comm_s = step.exposed_comm_s;
+  t.bubble_s = step.bubble_s;
+  t.optimizer_s = step.optimizer_s;
+  t.tokens_per_step = step.tokens_per_step;
+  t.tokens_per_s = step.tokens_per_step / step.step_s;
+  t.tokens_per_s_per_gpu = t.tokens_per_s / l.gpus;
+  t.tflops_per_gpu = step.model_flops_per_step / step.step_s / l.gpus / 1e12;
+  const double peak = peak_flops(gpu, w.precision);
+  t.mfu = step.model_flops_per_step / (step.step_s * l.gpus * peak);
+  t.hfu = step.hardware_flops_per_step / (step.step_s * l.gpus * peak);
+  t.steps = w.steps > 0 ? static_cast<double>(w.steps)
+                        : (w.tokens > 0 ? std::ceil(w.tokens / step.tokens_per_step) : 0.0);
+  const double hours = t.steps * step.step_s / 3600.0;
+  t.days = hours / 24.0;
+  t.gpu_hours = hours * l.gpus;
+  t.usd_per_hour = cluster_price_per_hour(s, instance, t.price_source);
+  t.usd = t.usd_per_hour * hours;
+  const double tokens = t.steps * step.tokens_per_step;
+  t.usd_per_million_tokens = tokens > 0 ? t.usd / (tokens / 1e6) : 0.0;
+  if (t.usd_per_hour == 0.0) {
+    report.notes.push_back(t.price_source +
+                           ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
+  }
+  if (t.steps == 0) report.notes.push_back("no tokens or steps given: one step reported");
+  report.notes.push_back("storage, data loading, checkpoints and failures are not simulated yet "
+                         "(issue 5): days assume no stalls and no interruptions");
+
+  for (const auto& e : s.expect) {
+    ExpectationResult r{e.name, e.limit, 0.0, true};
+    if (e.name == "mfu_min") check_expectation(r, t.mfu, true);
+    if (e.name == "hfu_min") check_expectation(r, t.hfu, true);
+    if (e.name == "tflops_per_gpu_min") check_expectation(r, t.tflops_per_gpu, true);
+    if (e.name == "tokens_per_s_min") check_expectation(r, t.tokens_per_s, true);
+    if (e.name == "step_time_s_max") check_expectation(r, t.step_s, false);
+    if (e.name == "days_max") check_expectation(r, t.days, false);
+    if (e.name == "cost_usd_max") check_expectation(r, t.usd, false);
+    if (e.name == "memory_gib_max") {
+      check_expectation(r, t.memory_total() / (1024.0 * 1024.0 * 1024.0), false);
+    }
+    report.expectations.push_back(r);
+  }
+  report.trace = std::move(step.trace);
+  report.training = std::move(t);
+  return report;
+}
+
 }  // namespace
 
 std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
@@ -203,6 +339,9 @@ std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
   if (scenario.workload.stage == "collective") return run_collective(scenario, catalog, options);
+  if (scenario.workload.stage == "pretrain" || scenario.workload.stage == "sft") {
+    return run_training(scenario, catalog, options);
+  }
   throw bad_input("/workload/stage", "stage \"" + scenario.workload.stage + "\" cannot run yet");
 }
 
