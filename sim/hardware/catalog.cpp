@@ -4,7 +4,7 @@
 // sim/data/gpus.json is {"gpus": [entry, ...]} and sim/data/instances.json is
 // {"instances": [entry, ...]}. An entry has a plain "name" (and plain "arch", "price_date",
 // "price_region"); every other field is {"value": x, "source": id, "note": "..."} in the display
-// unit its name carries: "bf16_dense_tflops" in TFLOP/s, "hbm_gb" in 1e9 bytes, "hbm_bw_gbps" in
+// unit its name carries: "bf16_dense_tflops" in TFLOP/s, "hbm_gib" in 2^30 bytes (GPU memory is binary), "hbm_bw_gbps" in
 // 1e9 bytes/s, "efa_nic_gbps" in Gbit/s, "host_memory_gib" in GiB, "nvme_tb_total" in 1e12 bytes.
 //
 // One mapping table per struct (gpu_fields(), instance_fields()) names, for every field, the
@@ -155,7 +155,7 @@ const std::vector<Field<GpuSpec>>& gpu_fields() {
        .presence = Presence::kNullable,
        .bound = Bound::kNonNegative},
       {.key = "tf32_dense_tflops", .member = &S::tf32_flops, .si_per_unit = kTera},
-      {.key = "hbm_gb", .member = &S::hbm_bytes, .si_per_unit = kGiga},
+      {.key = "hbm_gib", .member = &S::hbm_bytes, .si_per_unit = kGibi},
       {.key = "hbm_bw_gbps", .member = &S::hbm_bw_bytes_per_s, .si_per_unit = kGiga},
       {.key = "nvlink_links", .member = &S::nvlink_links, .bound = Bound::kNonNegative},
       {.key = "nvlink_gbps_per_direction",
@@ -726,7 +726,7 @@ std::string gpu_table(const Catalog& catalog) {
                    {"FP16 TFLOP/s", true},
                    {"FP8 TFLOP/s", true},
                    {"TF32 TFLOP/s", true},
-                   {"HBM GB", true},
+                   {"HBM GiB", true},
                    {"HBM GB/s", true},
                    {"NVLinks", true},
                    {"NVLink GB/s/dir", true},
@@ -738,7 +738,7 @@ std::string gpu_table(const Catalog& catalog) {
   for (const auto& gpu : catalog.gpus()) {
     table.add_row({gpu.name, cell(gpu, f, "arch"), cell(gpu, f, "bf16_dense_tflops", 1),
                    cell(gpu, f, "fp16_dense_tflops", 1), cell(gpu, f, "fp8_dense_tflops", 1),
-                   cell(gpu, f, "tf32_dense_tflops", 1), cell(gpu, f, "hbm_gb", 1),
+                   cell(gpu, f, "tf32_dense_tflops", 1), cell(gpu, f, "hbm_gib", 1),
                    cell(gpu, f, "hbm_bw_gbps", 0), cell(gpu, f, "nvlink_links"),
                    cell(gpu, f, "nvlink_gbps_per_direction", 1),
                    cell(gpu, f, "nvlink_link_effective_gbps", 1),

@@ -75,7 +75,7 @@ nlohmann::json to_json(const ModelSpec& model);
 struct ParameterCounts {
   double total = 0.0;      // every weight, embeddings included (tied ones once)
   double active = 0.0;     // weights one token touches (MoE: top_k + shared experts only)
-  double embedding = 0.0;  // input embedding (+ output head when untied)
+  double embedding = 0.0;  // input embedding (+ output head when untied, + position table)
   double per_dense_layer = 0.0;
   double per_moe_layer = 0.0;  // all experts
   double final_norm = 0.0;
@@ -86,7 +86,8 @@ ParameterCounts count_parameters(const ModelSpec& model);
 
 // Training FLOPs per token (Kaplan et al. 2020 / Narayanan et al. 2021 form):
 //   forward  = 2 * N_active_matmul + attention, with attention = 2 * 2 * seq * d_attn per layer
-//              (QK^T and AV), halved for causal masking when `causal` is true;
+//              (QK^T and AV; d_attn = heads x head_dim, for MLA heads x (qk + v widths) / 2),
+//              halved for causal masking when `causal` is true;
 //   backward = 2 x forward; logits (2 * hidden * vocab) included in N_active_matmul.
 struct FlopsPerToken {
   double forward = 0.0;

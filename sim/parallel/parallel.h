@@ -39,7 +39,7 @@ struct ParallelConfig {
   int vpp = 1;
   int zero = 0;  // 0..3; "fsdp" parses as 3
   bool sequence_parallel = true;
-  std::string recompute = "selective";  // none | selective | full
+  std::string recompute = "selective";                // none | selective | full
   int first_stage_layers = 0, last_stage_layers = 0;  // 0: spread evenly (see resolve_layout)
 };
 
@@ -74,7 +74,8 @@ struct TrainingMode {
 struct Layout {
   int tp = 1, pp = 1, cp = 1, ep = 1, dp = 1, vpp = 1, gpus = 1;
   int microbatches = 1;  // per pipeline per step = global_batch / (dp * micro_batch)
-  std::vector<int> layers_per_stage;  // size pp*vpp, in virtual-stage order (stage k on rank k % pp)
+  std::vector<int>
+      layers_per_stage;  // size pp*vpp, in virtual-stage order (stage k on rank k % pp)
   bool embedding_on_first = true, head_on_last = true;
 
   // Ranks that hold copies of the same expert shard: the expert data-parallel group.
@@ -103,14 +104,17 @@ std::vector<int> split_layers(int layers, int pp, int vpp, int first_stage_layer
 
 // Training constants from sim/data/training_defaults.json (each with its source there).
 struct TrainingDefaults {
-  double weight_bytes_per_param = 2;      // BF16 model weights
-  double grad_bytes_per_param = 4;        // FP32 gradient accumulation (Megatron main_grad)
-  double optimizer_bytes_per_param = 12;  // Adam: FP32 master weights, m, v (ZeRO's K = 12)
-  double fp8_weight_cache_bytes_per_param = 2;  // FP8 weight + transpose cached across micro-batches
-  double activation_bytes_per_element = 2;      // BF16 activations
-  double logits_bytes_per_element = 4;          // FP32 logits for the cross-entropy
-  bool flash_attention = true;  // no s x s attention scores kept (Dao et al. 2022)
-  bool dropout = false;         // dropout masks (Llama, Mixtral, DeepSeek train without dropout)
+  // Bytes per parameter: BF16 weights, FP32 gradient accumulation (Megatron main_grad), Adam's
+  // FP32 master weights, m and v (ZeRO's K = 12), FP8 weight and transpose cached per step.
+  double weight_bytes_per_param = 2;
+  double grad_bytes_per_param = 4;
+  double optimizer_bytes_per_param = 12;
+  double fp8_weight_cache_bytes_per_param = 2;
+  // Bytes per activation element (BF16) and per logit (FP32, for the cross-entropy).
+  double activation_bytes_per_element = 2;
+  double logits_bytes_per_element = 4;
+  bool flash_attention = true;     // no s x s attention scores kept (Dao et al. 2022)
+  bool dropout = false;            // dropout masks (Llama, Mixtral, DeepSeek train without)
   int zero3_layers_in_flight = 2;  // all-gathered layers: the current one and the prefetched one
   double nccl_bytes_per_communicator = 0.5 * 1073741824.0;
   double cuda_context_bytes = 1073741824.0;
@@ -128,6 +132,8 @@ struct StageParameters {
   double expert = 0.0;              // routed experts
   double adapter_non_expert = 0.0;  // LoRA adapters on the non-expert matrices (0 without LoRA)
   double adapter_expert = 0.0;      // LoRA adapters on the routed experts
+  double layer_weights = 0.0;       // of non_expert + expert: in transformer layers (the GEMM
+                                    // weights FP8 caches; norms and router neglected)
   double largest_layer = 0.0;       // largest layer (or embedding/head) on this GPU: the unit
                                     // ZeRO-3 all-gathers
   int layers = 0;
@@ -149,13 +155,13 @@ double microbatches_in_flight(int pp, int microbatches, int vpp, int pipeline_ra
 // sequences of seq_len, under the given recomputation: Korthikanti et al. 2022 Table 2 generalised
 // (none: every tensor; selective: no attention scores; full: the layer input only, 2 s b h, split
 // over tp with sequence parallelism). Dropout masks added when defaults.dropout.
-double layer_activation_bytes(const ModelSpec& model, int layer, double tokens, int seq_len,
-                              int tp, bool sequence_parallel, Recompute recompute,
+double layer_activation_bytes(const ModelSpec& model, int layer, double tokens, int seq_len, int tp,
+                              bool sequence_parallel, Recompute recompute,
                               const TrainingDefaults& defaults);
 
 struct MemoryBreakdown {
   double weights = 0.0, grads = 0.0, optimizer = 0.0, activations = 0.0, comm_buffers = 0.0,
-         reserve = 0.0;  // bytes
+         reserve = 0.0;   // bytes
   double capacity = 0.0;  // the GPU's HBM bytes
   int pipeline_rank = 0;  // the stage these numbers are for: the one that needs the most
   // Alternatives that would fit, each with what it would need ("recompute: full -> 61.2 GiB of

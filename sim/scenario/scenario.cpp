@@ -179,7 +179,10 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
   s.description = root.string("description", "");
   if (!root.has("cluster")) throw bad_input("/cluster", "missing; expected an object");
   s.cluster = parse_cluster(root.object("cluster"), catalog);
-  if (const nlohmann::json* model = root.raw("model")) s.model_value = *model;
+  if (const nlohmann::json* model = root.raw("model")) {
+    s.model_value = *model;
+    s.model = parse_model(s.model_value, "/model");  // validated whatever the stage
+  }
   s.seed = static_cast<std::uint64_t>(root.integer("seed", 1, 0, (1LL << 53)));
   s.calibration = root.string("calibration", "");
   if (!s.calibration.empty()) {
@@ -212,7 +215,6 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
         return list;
       }() + ") or a model object");
     }
-    s.model = parse_model(s.model_value, "/model");
     s.workload.training = parse_training(workload, stage);
   }
   workload.finish();

@@ -654,8 +654,12 @@ TrainingStepResult StepBuilder::build_and_run() {
 
   // FLOPs: the model's (6N + attention per token, no recomputation) and the executed ones.
   result.tokens_per_step = static_cast<double>(s_.batch.global_batch) * s_.batch.seq_len;
+  // LoRA freezes the base: its backward computes data gradients only (half of a full backward),
+  // so the model FLOPs are forward + backward / 2 (the adapters' own FLOPs are negligible).
   const FlopsPerToken per_token = flops_per_token(m, s_.batch.seq_len);
-  result.model_flops_per_step = per_token.total() * result.tokens_per_step;
+  const double per_token_flops =
+      s_.mode.lora ? per_token.forward + 0.5 * per_token.backward : per_token.total();
+  result.model_flops_per_step = per_token_flops * result.tokens_per_step;
   double recompute_per_microbatch = 0;
   for (const LayerCost& lc : costs) recompute_per_microbatch += lc.recompute_flops * l_.tp;
   result.hardware_flops_per_step =

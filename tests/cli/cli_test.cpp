@@ -269,7 +269,7 @@ TEST_F(Cli, MaxBytesBelowMinBytesIsBadInput) {
 
 TEST_F(Cli, StageNotAvailableYetIsBadInput) {
   const Outcome outcome = expect_bad_input(
-      {write_scenario_with("s.json", "/workload/stage", "pretrain")}, "/workload/stage");
+      {write_scenario_with("s.json", "/workload/stage", "inference")}, "/workload/stage");
   EXPECT_TRUE(contains(outcome.err, "not available")) << outcome.err;
 }
 

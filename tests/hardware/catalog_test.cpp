@@ -137,7 +137,7 @@ TEST(CatalogGpu, H100MemoryAndLinksInSiUnits) {
   // 80 GB = 80e9 bytes; 3,350 GB/s = 3.35e12 bytes/s; NVLink 900 GB/s bidirectional = 450e9 per
   // direction; PCIe Gen5 128 GB/s bidirectional = 64e9 per direction; 700 W.
   const GpuSpec& h100 = gpu("H100-SXM");
-  EXPECT_DOUBLE_EQ(h100.hbm_bytes, 80e9);
+  EXPECT_DOUBLE_EQ(h100.hbm_bytes, 81920.0 * 1024 * 1024);  // AWS: 81,920 MiB per GPU
   EXPECT_DOUBLE_EQ(h100.hbm_bw_bytes_per_s, 3.35e12);
   EXPECT_EQ(h100.nvlink_links, 18);
   EXPECT_DOUBLE_EQ(h100.nvlink_bw_bytes_per_s, 450e9);
@@ -170,9 +170,9 @@ TEST(CatalogGpu, A100HasNoFp8AndNoNvls) {
   EXPECT_DOUBLE_EQ(a100.tf32_flops, 156e12);
   EXPECT_EQ(a100.fp8_flops, 0.0);
   EXPECT_FALSE(a100.nvls);
-  EXPECT_DOUBLE_EQ(a100.hbm_bytes, 40e9);
+  EXPECT_DOUBLE_EQ(a100.hbm_bytes, 40.0 * (1 << 30));
   EXPECT_DOUBLE_EQ(a100.hbm_bw_bytes_per_s, 1.555e12);
-  EXPECT_DOUBLE_EQ(gpu("A100-80GB").hbm_bytes, 80e9);
+  EXPECT_DOUBLE_EQ(gpu("A100-80GB").hbm_bytes, 80.0 * (1 << 30));
   EXPECT_DOUBLE_EQ(gpu("A100-80GB").hbm_bw_bytes_per_s, 2.039e12);
   EXPECT_DOUBLE_EQ(a100.nvlink_bw_bytes_per_s, 300e9);
   EXPECT_DOUBLE_EQ(a100.pcie_bw_bytes_per_s, 32e9);
@@ -191,7 +191,7 @@ TEST(CatalogGpu, H200IsAnH100DieWithMoreAndFasterMemory) {
   // Same GH100 compute (989.4 dense BF16), 141 GB HBM3e at 4,800 GB/s, 700 W.
   const GpuSpec& h200 = gpu("H200");
   EXPECT_DOUBLE_EQ(h200.bf16_flops, gpu("H100-SXM").bf16_flops);
-  EXPECT_DOUBLE_EQ(h200.hbm_bytes, 141e9);
+  EXPECT_DOUBLE_EQ(h200.hbm_bytes, 141.0 * (1 << 30));
   EXPECT_DOUBLE_EQ(h200.hbm_bw_bytes_per_s, 4.8e12);
   EXPECT_DOUBLE_EQ(h200.tdp_w, 700.0);
 }
@@ -373,7 +373,7 @@ TEST(CatalogMerge, InstanceMayUseAGpuFromTheSameDocumentWithItsOwnSource) {
     "sources": {"my-bench": {"title": "our HBM test", "url": "", "status": "unconfirmed"}},
     "gpus": [{
       "name": "H100-NVL", "arch": "hopper", "bf16_dense_tflops": 835.5, "fp16_dense_tflops": 835.5,
-      "fp8_dense_tflops": 1671, "tf32_dense_tflops": 417.5, "hbm_gb": 94,
+      "fp8_dense_tflops": 1671, "tf32_dense_tflops": 417.5, "hbm_gib": 94,
       "hbm_bw_gbps": {"value": 3900, "source": "my-bench", "note": "measured"},
       "nvlink_links": 18, "nvlink_gbps_per_direction": 300, "nvlink_link_effective_gbps": 20.6,
       "pcie_gbps_per_direction": 64, "tdp_w": 400, "nvls": false
@@ -419,9 +419,9 @@ TEST(CatalogMerge, WrongTypeNamesTheJsonPointer) {
 TEST(CatalogMerge, WrappedValueErrorPointsAtTheValue) {
   Catalog catalog = builtin();
   const json document =
-      json::parse(R"({"gpus": [{"name": "H100-SXM", "hbm_gb": {"value": -1, "source": "user"}}]})");
+      json::parse(R"({"gpus": [{"name": "H100-SXM", "hbm_gib": {"value": -1, "source": "user"}}]})");
   const Error error = error_of([&] { catalog.merge(document, "extra.json"); });
-  EXPECT_EQ(error.where(), "extra.json#/gpus/0/hbm_gb/value");
+  EXPECT_EQ(error.where(), "extra.json#/gpus/0/hbm_gib/value");
   EXPECT_EQ(error.message(), "expected a positive number");
 }
 

@@ -80,7 +80,7 @@ TEST(ScenarioDefaults, MinimalDocumentGetsTheDocumentedDefaults) {
   EXPECT_EQ(s.cluster.network.spines, 0);
   EXPECT_EQ(s.cluster.pricing_model, "on-demand");
   EXPECT_FALSE(s.cluster.price_usd_per_hour.has_value());
-  EXPECT_TRUE(s.model.is_null());
+  EXPECT_TRUE(s.model_value.is_null());
   EXPECT_EQ(s.seed, 1u);
   EXPECT_EQ(s.calibration, "");
   EXPECT_TRUE(s.expect.empty());
@@ -102,7 +102,7 @@ TEST(ScenarioDefaults, MinimalDocumentGetsTheDocumentedDefaults) {
 
 TEST(ScenarioDefaults, ExplicitValuesAreKept) {
   const Scenario s = parse(json::parse(R"({
-    "name": "mine", "description": "two nodes", "seed": 7, "calibration": "profile.json",
+    "name": "mine", "description": "two nodes", "seed": 7, "calibration": "",
     "model": "llama3-70b",
     "cluster": {"instance": "p4d.24xlarge", "nodes": 3,
                 "network": {"topology": "rail-fat-tree", "oversubscription": 2.5,
@@ -116,8 +116,8 @@ TEST(ScenarioDefaults, ExplicitValuesAreKept) {
   EXPECT_EQ(s.name, "mine");
   EXPECT_EQ(s.description, "two nodes");
   EXPECT_EQ(s.seed, 7u);
-  EXPECT_EQ(s.calibration, "profile.json");
-  EXPECT_EQ(s.model, "llama3-70b");
+  EXPECT_EQ(s.calibration, "");
+  EXPECT_EQ(s.model_value, "llama3-70b");
   EXPECT_EQ(s.cluster.instance, "p4d.24xlarge");
   EXPECT_EQ(s.cluster.nodes, 3);
   EXPECT_EQ(s.cluster.network.oversubscription, 2.5);
@@ -455,8 +455,15 @@ TEST(ScenarioErrors, TooManyChannelsAreRefused) {
   EXPECT_EQ(e.where(), "/workload/channels");
 }
 
+TEST(ScenarioErrors, CalibrationProfileIsRefusedUntilItCanBeRead) {
+  // A profile the user names must never be silently ignored.
+  const Error e = parse_error_with("/calibration", "profile.json");
+  EXPECT_EQ(e.code(), ExitCode::kBadInput);
+  EXPECT_EQ(e.where(), "/calibration");
+}
+
 TEST(ScenarioErrors, StageNotAvailableYetSaysSo) {
-  const Error e = parse_error_with("/workload/stage", "pretrain");
+  const Error e = parse_error_with("/workload/stage", "inference");
   EXPECT_EQ(e.code(), ExitCode::kBadInput);
   EXPECT_EQ(e.where(), "/workload/stage");
   EXPECT_NE(e.message().find("not available"), std::string::npos) << e.what();
