@@ -43,7 +43,9 @@ double gemm_efficiency(const GpuSpec& gpu, Precision precision, const GemmShape&
   if (precision == Precision::kFp8 && gpu.fp8_flops <= 0) effective = Precision::kBf16;
   const double max_eff = defaults.gemm_max_efficiency.at(gpu.arch).at(effective);
   const double sms = defaults.sms.at(gpu.arch);
-  const double tiles = std::ceil(shape.m / defaults.tile_m) * std::ceil(shape.n / defaults.tile_n);
+  // `count` identical GEMMs (the experts of a grouped GEMM) share the waves.
+  const double tiles =
+      std::ceil(shape.m / defaults.tile_m) * std::ceil(shape.n / defaults.tile_n) * shape.count;
   const double waves = std::ceil(tiles / sms);
   return max_eff * tiles / (waves * sms);
 }
@@ -53,7 +55,8 @@ double gemm_time_s(const GpuSpec& gpu, Precision precision, const GemmShape& sha
   if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0) return 0.0;
   const double compute_s =
       shape.flops() / (peak_flops(gpu, precision) * gemm_efficiency(gpu, precision, shape, defaults));
-  const double bytes = (shape.m * shape.k + shape.k * shape.n + shape.m * shape.n) * bytes_per_element;
+  const double bytes =
+      (shape.m * shape.k + shape.k * shape.n + shape.m * shape.n) * bytes_per_element * shape.count;
   return std::max(compute_s, memory_time_s(gpu, bytes, defaults));
 }
 

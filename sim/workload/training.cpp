@@ -238,15 +238,16 @@ LayerCost StepBuilder::layer_cost(int layer) const {
   cost.moe = m.is_moe_layer(layer);
 
   const LayerKernels kernels =
-      layer_forward_kernels(m, layer, tokens, s_.batch.seq_len, l_.tp, bytes_per_element);
+      layer_forward_kernels(m, layer, tokens, s_.batch.seq_len, l_.tp, bytes_per_element, l_.ep);
   double attention_gemm_s = 0, mlp_gemm_s = 0, attention_gemm_bwd_s = 0, mlp_gemm_bwd_s = 0;
   double gemm_flops = 0;
   for (const GemmShape& g : kernels.gemms) {
     const double fwd = gemm_time_s(gpu, s_.precision, g, bytes_per_element, compute_);
     // Backward: the data gradient (m x k from m x n times n x k) and, unless the weight is frozen
     // (LoRA), the weight gradient (k x n, contracting over m).
-    const GemmShape dgrad{g.name, g.m, g.k, g.n};
-    const GemmShape wgrad{g.name, g.k, g.n, g.m};
+    GemmShape dgrad = g, wgrad = g;
+    dgrad.n = g.k, dgrad.k = g.n;
+    wgrad.m = g.k, wgrad.n = g.n, wgrad.k = g.m;
     double bwd = gemm_time_s(gpu, s_.precision, dgrad, bytes_per_element, compute_);
     if (!s_.mode.lora) bwd += gemm_time_s(gpu, s_.precision, wgrad, bytes_per_element, compute_);
     (is_mlp_gemm(g.name) ? mlp_gemm_s : attention_gemm_s) += fwd;
