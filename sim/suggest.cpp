@@ -26,7 +26,10 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
   for (const auto& candidate : candidates) {
     // A name cut short ("p5.48xl" for "p5.48xlarge") is as plausible as a one-letter typo.
     const bool prefix = name.size() >= 3 && candidate.rfind(name, 0) == 0;
-    const std::size_t distance = prefix ? 1 : edit_distance(name, candidate);
+    // A real one-letter typo (distance 1) beats a prefix: "expert" -> "experts", not
+    // "expert_ffn_hidden".
+    const std::size_t distance =
+        std::min(edit_distance(name, candidate), prefix ? std::size_t{2} : std::size_t(-1));
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;
