@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "data/embedded.h"
@@ -67,35 +68,49 @@ double ring_edge_bytes(CollectiveOp op, int n) {
   }
 }
 
-// Sums link loads of the flows that make up one collective.
+// Sums link loads of the flows that make up one collective. Weights sit in a dense vector indexed
+// by resource id (patterns of large communicators touch thousands of links); routes are cached
+// per (src, dst) because channels repeat the same pairs.
 class LoadAccumulator {
  public:
-  LoadAccumulator(const Topology& topology, double wire_scale)
-      : topology_(topology), wire_scale_(wire_scale) {}
+  // `scratch` is all zeros on entry and is left all zeros: it is reused across patterns so that a
+  // small pattern on a large cluster costs what it touches, not the cluster's size.
+  LoadAccumulator(const Topology& topology, std::vector<double>& scratch, double wire_scale)
+      : topology_(topology), wire_scale_(wire_scale), weights_(scratch) {}
 
   void flow(int src, int dst, double bytes) {
     if (src == dst || bytes <= 0.0) return;
-    auto key = std::make_pair(src, dst);
+    const auto key = (static_cast<std::uint64_t>(src) << 32) | static_cast<std::uint32_t>(dst);
     auto it = routes_.find(key);
     if (it == routes_.end()) it = routes_.emplace(key, topology_.route(src, dst)).first;
-    for (const LinkShare& share : it->second) {
-      weights_[share.resource] += share.fraction * bytes * wire_scale_;
-    }
+    for (const LinkShare& share : it->second) add(share.resource, share.fraction * bytes);
   }
-  void direct(ResourceId resource, double bytes) { weights_[resource] += bytes * wire_scale_; }
+  void direct(ResourceId resource, double bytes) { add(resource, bytes); }
 
-  std::vector<Use> uses() const {
+  std::vector<Use> uses() {
+    std::sort(touched_.begin(), touched_.end());
     std::vector<Use> out;
-    out.reserve(weights_.size());
-    for (const auto& [resource, weight] : weights_) out.push_back({resource, weight});
+    out.reserve(touched_.size());
+    for (ResourceId r : touched_) {
+      out.push_back({r, weights_[r] * wire_scale_});
+      weights_[r] = 0.0;
+    }
+    touched_.clear();
     return out;
   }
 
  private:
+  void add(ResourceId resource, double bytes) {
+    if (resource >= weights_.size()) weights_.resize(resource + 1, 0.0);
+    if (weights_[resource] == 0.0) touched_.push_back(resource);
+    weights_[resource] += bytes;
+  }
+
   const Topology& topology_;
   double wire_scale_;
-  std::map<std::pair<int, int>, Route> routes_;
-  std::map<ResourceId, double> weights_;
+  std::unordered_map<std::uint64_t, Route> routes_;
+  std::vector<double>& weights_;
+  std::vector<ResourceId> touched_;
 };
 
 // Parent of position p in a binary tree laid out in heap order (-1 for the root).
@@ -308,7 +323,7 @@ LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Al
   out.channels = options_.channels > 0 ? options_.channels : tuning_.channels.at(arch);
   const int channels = out.channels;
 
-  LoadAccumulator acc(topology_, 1.0 / tuning_.data_fraction[p]);
+  LoadAccumulator acc(topology_, scratch_weights_, 1.0 / tuning_.data_fraction[p]);
   const double nvls_eff = tuning_.nvls_efficiency.at(arch);
   switch (algorithm) {
     case Algorithm::kRing: {

@@ -142,6 +142,7 @@ class CollectiveModel {
   const NcclTuning& tuning_;
   CollectiveOptions options_;
   mutable std::map<std::tuple<int, int, int, std::vector<int>>, LoadPattern> cache_;
+  mutable std::vector<double> scratch_weights_;  // link weights while a pattern is built
 };
 
 }  // namespace fmsim

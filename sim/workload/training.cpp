@@ -209,9 +209,23 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
     const auto copies = copies_of(members, make);
     std::map<ResourceId, double> weights;
     for (const Use& use : choice.pattern.uses) weights[use.resource] = use.weight;
+    // A group inside one NVLink domain cannot share a link with a group inside another domain:
+    // skip those copies without building their patterns (TP groups of other nodes).
+    auto single_domain = [&](const std::vector<int>& gpus) {
+      const int domain = topology_.nvlink_domain_of(gpus.front());
+      for (int g : gpus) {
+        if (topology_.nvlink_domain_of(g) != domain) return -1;
+      }
+      return domain;
+    };
+    const int own_domain = single_domain(comm.gpus);
     for (const auto& copy : copies) {
       Communicator other;
       for (const Coord& c : copy) other.gpus.push_back(gpu_of(l_, c));
+      if (own_domain >= 0) {
+        const int other_domain = single_domain(other.gpus);
+        if (other_domain >= 0 && other_domain != own_domain) continue;
+      }
       const LoadPattern& p = collectives_.pattern(op, other, choice.pattern.algorithm,
                                                   choice.pattern.protocol);
       for (const Use& use : p.uses) {
