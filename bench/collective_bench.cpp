@@ -9,9 +9,16 @@
 
 namespace {
 
+// scenarios/nccl-p5-2node-all_reduce.json with N nodes.
 fmsim::Scenario sweep_scenario(int nodes) {
-  nlohmann::json doc = fmsim::default_scenario();
-  doc["cluster"]["nodes"] = nodes;
+  const nlohmann::json doc = {{"name", "bench"},
+                              {"cluster", {{"instance", "p5.48xlarge"}, {"nodes", nodes}}},
+                              {"workload",
+                               {{"stage", "collective"},
+                                {"op", "all_reduce"},
+                                {"min_bytes", 8},
+                                {"max_bytes", 8589934592.0},
+                                {"step_factor", 2}}}};
   return fmsim::parse_scenario(doc, fmsim::Catalog::builtin());
 }
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "data/embedded.h"
 #include "error.h"
@@ -519,8 +519,9 @@ ActivitySpec CollectiveModel::send_activity(int src, int dst, double bytes) cons
   const int ring = index_of(Algorithm::kRing);
   const bool same_domain = topology_.same_nvlink_domain(src, dst);
   ActivitySpec spec;
-  spec.latency_s = tuning_.base_latency_s[ring][p] +
-                   (same_domain ? tuning_.nvlink_latency_s[ring][p] : tuning_.net_latency_s[ring][p]);
+  spec.latency_s =
+      tuning_.base_latency_s[ring][p] +
+      (same_domain ? tuning_.nvlink_latency_s[ring][p] : tuning_.net_latency_s[ring][p]);
   spec.work = bytes;
   if (src == dst) {
     spec.work = 0.0;

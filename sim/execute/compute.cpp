@@ -53,8 +53,8 @@ double gemm_efficiency(const GpuSpec& gpu, Precision precision, const GemmShape&
 double gemm_time_s(const GpuSpec& gpu, Precision precision, const GemmShape& shape,
                    double bytes_per_element, const ComputeDefaults& defaults) {
   if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0) return 0.0;
-  const double compute_s =
-      shape.flops() / (peak_flops(gpu, precision) * gemm_efficiency(gpu, precision, shape, defaults));
+  const double compute_s = shape.flops() / (peak_flops(gpu, precision) *
+                                            gemm_efficiency(gpu, precision, shape, defaults));
   const double bytes =
       (shape.m * shape.k + shape.k * shape.n + shape.m * shape.n) * bytes_per_element * shape.count;
   return std::max(compute_s, memory_time_s(gpu, bytes, defaults));
@@ -62,8 +62,8 @@ double gemm_time_s(const GpuSpec& gpu, Precision precision, const GemmShape& sha
 
 double attention_time_s(const GpuSpec& gpu, double flops, bool backward,
                         const ComputeDefaults& defaults) {
-  const double efficiency = backward ? defaults.attention_backward_efficiency
-                                     : defaults.attention_forward_efficiency;
+  const double efficiency =
+      backward ? defaults.attention_backward_efficiency : defaults.attention_forward_efficiency;
   return flops / (gpu.bf16_flops * efficiency);
 }
 

@@ -23,9 +23,9 @@ using TaskId = std::uint32_t;
 using StreamId = std::uint32_t;
 
 struct Task {
-  std::string name;      // "L12 fwd attn mb3"
-  std::string category;  // "compute", "tp", "cp", "ep", "pp", "dp", "optimizer", ...
-  ActivitySpec activity; // the engine work; its tag is set by the executor
+  std::string name;       // "L12 fwd attn mb3"
+  std::string category;   // "compute", "tp", "cp", "ep", "pp", "dp", "optimizer", ...
+  ActivitySpec activity;  // the engine work; its tag is set by the executor
   std::vector<TaskId> deps;
   std::vector<StreamId> streams;
   double recompute_flops = 0.0;  // FLOPs of recomputation inside this task (for HFU)

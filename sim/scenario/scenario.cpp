@@ -394,7 +394,7 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
   document = value;  // the empty pointer "" replaces the whole document
 }
 
-std::string default_scenario_file() { return "nccl-p5-2node-all_reduce.json"; }
+std::string default_scenario_file() { return "llama3-70b-pretrain-p5-64node.json"; }
 
 nlohmann::json default_scenario() {
   return nlohmann::json::parse(embedded_file(default_scenario_file()));

@@ -6,8 +6,8 @@
 
 #include "collectives/collectives.h"
 #include "engine/simulator.h"
-#include "execute/compute.h"
 #include "error.h"
+#include "execute/compute.h"
 #include "topology/topology.h"
 #include "workload/training.h"
 
@@ -190,7 +190,8 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
 
 // Dollars per hour for the whole cluster: the scenario's per-GPU or per-node price, else the
 // catalog's on-demand price; 0 (with a note) when there is none.
-double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance, std::string& source) {
+double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance,
+                              std::string& source) {
   const double gpus = static_cast<double>(s.cluster.nodes) * instance.gpus_per_node;
   if (s.cluster.price_usd_per_gpu_hour) {
     source = "scenario /cluster/pricing/usd_per_gpu_hour";
@@ -300,8 +301,9 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
                            ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
   }
   if (t.steps == 0) report.notes.push_back("no tokens or steps given: one step reported");
-  report.notes.push_back("storage, data loading, checkpoints and failures are not simulated yet "
-                         "(issue 5): days assume no stalls and no interruptions");
+  report.notes.push_back(
+      "storage, data loading, checkpoints and failures are not simulated yet "
+      "(issue 5): days assume no stalls and no interruptions");
 
   for (const auto& e : s.expect) {
     ExpectationResult r{e.name, e.limit, 0.0, true};

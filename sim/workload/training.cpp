@@ -70,10 +70,10 @@ struct LayerCost {
   double attention_core_fwd_s = 0;  // recomputed by selective recompute
   double model_flops = 0;           // forward + backward FLOPs of this GPU's share
   double recompute_flops = 0;
-  double tp_bytes = 0;          // size of each TP all-gather / reduce-scatter (nccl-tests size)
-  double cp_bytes = 0;          // K,V all-gather size
-  double ep_bytes = 0;          // all-to-all size per rank
-  double grad_params = 0;       // parameters whose gradients this GPU reduces over DP
+  double tp_bytes = 0;     // size of each TP all-gather / reduce-scatter (nccl-tests size)
+  double cp_bytes = 0;     // K,V all-gather size
+  double ep_bytes = 0;     // all-to-all size per rank
+  double grad_params = 0;  // parameters whose gradients this GPU reduces over DP
   bool moe = false;
 };
 
@@ -109,8 +109,7 @@ class StepBuilder {
   std::vector<Coord> dp_group(const Coord& c) const;
   std::vector<Coord> ep_group(const Coord& c) const;
   // Identical groups of the other ranks of the same stage, for symmetric mode.
-  std::vector<std::vector<Coord>> copies_of(const std::vector<Coord>& group,
-                                            GroupMaker make) const;
+  std::vector<std::vector<Coord>> copies_of(const std::vector<Coord>& group, GroupMaker make) const;
   std::vector<Coord> simulated_ranks() const;
   bool simulated(const Coord& c) const;
 
@@ -201,9 +200,9 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
   if (s_.full_mode) return spec;
   // Symmetric mode: the identical collectives of the other groups run at the same rate; where
   // they cross a resource of this one, their load adds to its weight there.
-  const auto key = std::make_tuple(static_cast<int>(op), comm.gpus,
-                                   static_cast<int>(choice.pattern.algorithm),
-                                   static_cast<int>(choice.pattern.protocol));
+  const auto key =
+      std::make_tuple(static_cast<int>(op), comm.gpus, static_cast<int>(choice.pattern.algorithm),
+                      static_cast<int>(choice.pattern.protocol));
   auto it = merged_uses_.find(key);
   if (it == merged_uses_.end()) {
     const auto copies = copies_of(members, make);
@@ -226,8 +225,8 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
         const int other_domain = single_domain(other.gpus);
         if (other_domain >= 0 && other_domain != own_domain) continue;
       }
-      const LoadPattern& p = collectives_.pattern(op, other, choice.pattern.algorithm,
-                                                  choice.pattern.protocol);
+      const LoadPattern& p =
+          collectives_.pattern(op, other, choice.pattern.algorithm, choice.pattern.protocol);
       for (const Use& use : p.uses) {
         auto w = weights.find(use.resource);
         if (w != weights.end()) w->second += use.weight;
@@ -270,8 +269,7 @@ LayerCost StepBuilder::layer_cost(int layer) const {
   }
   // FlashAttention backward runs 5 matrix products against the forward's 2 (Dao 2023).
   const double attention_fwd = attention_time_s(gpu, kernels.attention_flops, false, compute_);
-  const double attention_bwd =
-      attention_time_s(gpu, 2.5 * kernels.attention_flops, true, compute_);
+  const double attention_bwd = attention_time_s(gpu, 2.5 * kernels.attention_flops, true, compute_);
   // Elementwise work (norms, residual adds, RoPE, the gated activation), memory bound; with
   // sequence parallelism the norms and residuals see tokens / tp. Bytes per token, BF16:
   // attention side 2 norms-and-residual passes of h plus RoPE on q and k; MLP side the same
@@ -284,7 +282,8 @@ LayerCost StepBuilder::layer_cost(int layer) const {
   const double mlp_elementwise = tokens * 2.0 * (5 * h + 3 * ffn) / l_.tp;
 
   cost.attention_core_fwd_s = attention_fwd;
-  cost.attention_fwd_s = attention_gemm_s + attention_fwd + memory_time_s(gpu, attn_elementwise, compute_);
+  cost.attention_fwd_s =
+      attention_gemm_s + attention_fwd + memory_time_s(gpu, attn_elementwise, compute_);
   cost.mlp_fwd_s = mlp_gemm_s + memory_time_s(gpu, mlp_elementwise, compute_);
   cost.attention_bwd_s =
       attention_gemm_bwd_s + attention_bwd + memory_time_s(gpu, 2 * attn_elementwise, compute_);
@@ -305,8 +304,8 @@ LayerCost StepBuilder::layer_cost(int layer) const {
 
   const ParameterCounts params = count_parameters(m);
   if (cost.moe) {
-    const double expert_params = static_cast<double>(m.moe->experts) *
-                                 (m.gated_mlp ? 3.0 : 2.0) * h * m.moe->expert_ffn_hidden;
+    const double expert_params = static_cast<double>(m.moe->experts) * (m.gated_mlp ? 3.0 : 2.0) *
+                                 h * m.moe->expert_ffn_hidden;
     cost.grad_params = (params.per_moe_layer - expert_params) / l_.tp + expert_params / l_.ep;
   } else {
     cost.grad_params = params.per_dense_layer / l_.tp;
@@ -339,7 +338,8 @@ TrainingStepResult StepBuilder::build_and_run() {
   const ModelSpec& m = s_.model;
   const int virtual_stages = l_.pp * l_.vpp;
   std::vector<int> first_layer(virtual_stages + 1, 0);
-  for (int v = 0; v < virtual_stages; ++v) first_layer[v + 1] = first_layer[v] + l_.layers_per_stage[v];
+  for (int v = 0; v < virtual_stages; ++v)
+    first_layer[v + 1] = first_layer[v] + l_.layers_per_stage[v];
 
   std::vector<LayerCost> costs;
   for (int layer = 0; layer < m.layers; ++layer) costs.push_back(layer_cost(layer));
@@ -349,7 +349,8 @@ TrainingStepResult StepBuilder::build_and_run() {
   const double bytes_per_element = s_.precision == Precision::kFp8 ? 1.0 : 2.0;
   const GemmShape logits{"logits", tokens, static_cast<double>(m.vocab) / l_.tp,
                          static_cast<double>(m.hidden)};
-  const double logits_fwd_s = gemm_time_s(*s_.gpu, s_.precision, logits, bytes_per_element, compute_);
+  const double logits_fwd_s =
+      gemm_time_s(*s_.gpu, s_.precision, logits, bytes_per_element, compute_);
   const double logits_bwd_s =
       gemm_time_s(*s_.gpu, s_.precision, {"", logits.m, logits.k, logits.n}, bytes_per_element,
                   compute_) +
@@ -392,12 +393,17 @@ TrainingStepResult StepBuilder::build_and_run() {
   std::map<int, TaskId> last_compute;           // by GPU
 
   const int zero = s_.parallel.zero;
+  // ZeRO-3/FSDP: each layer's weights are all-gathered before its forward and its backward, at
+  // most two layers ahead of the compute (FSDP's prefetch), and its gradients reduce-scattered
+  // after each micro-batch's backward.
+  std::map<int, TaskId> pending_gather;           // by GPU: the gather the next layer waits for
+  std::map<int, std::vector<TaskId>> layer_ends;  // by GPU: last task of each layer pass so far
   const double grad_bytes = compute_.grad_reduce_bytes_per_param;
   const CollectiveOp grad_op = zero >= 1 ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce;
-  const CollectiveOp tp_gather = s_.parallel.sequence_parallel ? CollectiveOp::kAllGather
-                                                                : CollectiveOp::kAllReduce;
-  const CollectiveOp tp_scatter = s_.parallel.sequence_parallel ? CollectiveOp::kReduceScatter
-                                                                 : CollectiveOp::kAllReduce;
+  const CollectiveOp tp_gather =
+      s_.parallel.sequence_parallel ? CollectiveOp::kAllGather : CollectiveOp::kAllReduce;
+  const CollectiveOp tp_scatter =
+      s_.parallel.sequence_parallel ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce;
 
   // Program order: every simulated rank of a stage runs the same schedule. Stages are emitted in
   // order, and within a stage one op at a time for all its ranks, so collectives line up.
@@ -417,14 +423,16 @@ TrainingStepResult StepBuilder::build_and_run() {
         if (!is_lead(c, false, true, true)) continue;
         double params = 0;
         for (int v = p; v < virtual_stages; v += l_.pp) {
-          for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer) params += costs[layer].grad_params;
+          for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer)
+            params += costs[layer].grad_params;
         }
         const auto group = dp_group(c);
         if (group.size() < 2) continue;
         Task t;
         t.name = "param all-gather (overlaps forward)";
         t.category = "dp";
-        t.activity = collective_activity(CollectiveOp::kAllGather, group, &StepBuilder::dp_group, params * 2.0);
+        t.activity = collective_activity(CollectiveOp::kAllGather, group, &StepBuilder::dp_group,
+                                         params * 2.0);
         t.streams = member_streams(group, true);
         dp_tasks[gpu_of(l_, c)].push_back(graph.add(std::move(t)));
       }
@@ -449,6 +457,10 @@ TrainingStepResult StepBuilder::build_and_run() {
         t.streams = {streams.at(gpu).compute};
         const bool first = !prev.count(gpu);
         if (!first) t.deps.push_back(prev.at(gpu));
+        if (auto g = pending_gather.find(gpu); g != pending_gather.end()) {
+          t.deps.push_back(g->second);
+          pending_gather.erase(g);
+        }
         const TaskId id = graph.add(std::move(t));
         if (first) pass_first[pass_key(c)].push_back(id);
         prev[gpu] = id;
@@ -457,8 +469,7 @@ TrainingStepResult StepBuilder::build_and_run() {
       };
       auto add_collective = [&](const Coord& lead, const std::string& name,
                                 const std::string& category, CollectiveOp cop,
-                                const std::vector<Coord>& group,
-                                GroupMaker make, double bytes) {
+                                const std::vector<Coord>& group, GroupMaker make, double bytes) {
         if (group.size() < 2 || bytes <= 0) return;
         Task t;
         t.name = name;
@@ -468,6 +479,10 @@ TrainingStepResult StepBuilder::build_and_run() {
         std::vector<Coord> first_members;
         for (const Coord& c : group) {
           if (!simulated(c)) continue;
+          if (auto g = pending_gather.find(gpu_of(l_, c)); g != pending_gather.end()) {
+            t.deps.push_back(g->second);
+            pending_gather.erase(g);
+          }
           if (auto it = prev.find(gpu_of(l_, c)); it != prev.end()) {
             t.deps.push_back(it->second);
           } else {
@@ -482,39 +497,86 @@ TrainingStepResult StepBuilder::build_and_run() {
         (void)lead;
       };
 
+      auto fsdp_gather = [&](const LayerCost& lc, const std::string& name) {
+        if (zero != 3) return;
+        for (const Coord& c : stage_ranks) {
+          if (!is_lead(c, false, true, true)) continue;
+          const auto group = dp_group(c);
+          if (group.size() < 2) continue;
+          Task t;
+          t.name = name;
+          t.category = "dp";
+          t.activity = collective_activity(CollectiveOp::kAllGather, group, &StepBuilder::dp_group,
+                                           lc.grad_params * 2.0);
+          t.streams = member_streams(group, true);
+          for (const Coord& member : group) {
+            if (!simulated(member)) continue;
+            const auto& ends = layer_ends[gpu_of(l_, member)];
+            if (ends.size() >= 2) t.deps.push_back(ends[ends.size() - 2]);
+          }
+          const TaskId id = graph.add(std::move(t));
+          for (const Coord& member : group) {
+            if (simulated(member)) pending_gather[gpu_of(l_, member)] = id;
+          }
+        }
+      };
+      auto end_layer = [&]() {
+        for (const Coord& c : stage_ranks) {
+          const int gpu = gpu_of(l_, c);
+          if (auto it = prev.find(gpu); it != prev.end()) layer_ends[gpu].push_back(it->second);
+        }
+      };
+
       // Backward of the last virtual stage starts with the loss gradient through the logits.
       const std::string mb = " mb" + std::to_string(op.microbatch);
       if (op.forward) {
         for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer) {
           const LayerCost& lc = costs[layer];
           const std::string ln = "L" + std::to_string(layer) + " fwd ";
+          fsdp_gather(lc, ln + "param all-gather" + mb);
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, false, true, false)) add_collective(c, ln + "cp kv all-gather" + mb, "cp", CollectiveOp::kAllGather, cp_group(c), &StepBuilder::cp_group, lc.cp_bytes);
+            if (is_lead(c, false, true, false))
+              add_collective(c, ln + "cp kv all-gather" + mb, "cp", CollectiveOp::kAllGather,
+                             cp_group(c), &StepBuilder::cp_group, lc.cp_bytes);
           }
-          for (const Coord& c : stage_ranks) add_compute(c, ln + "attention" + mb, lc.attention_fwd_s);
+          for (const Coord& c : stage_ranks)
+            add_compute(c, ln + "attention" + mb, lc.attention_fwd_s);
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0) add_collective(c, ln + "ep dispatch" + mb, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
+              if (c.dp % l_.ep == 0)
+                add_collective(c, ln + "ep dispatch" + mb, "ep", CollectiveOp::kAllToAll,
+                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
             }
           }
           for (const Coord& c : stage_ranks) add_compute(c, ln + "mlp" + mb, lc.mlp_fwd_s);
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0) add_collective(c, ln + "ep combine" + mb, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
+              if (c.dp % l_.ep == 0)
+                add_collective(c, ln + "ep combine" + mb, "ep", CollectiveOp::kAllToAll,
+                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
             }
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
+          end_layer();
         }
         if (v == virtual_stages - 1) {
           for (const Coord& c : stage_ranks) add_compute(c, "logits+loss fwd" + mb, logits_fwd_s);
@@ -526,45 +588,64 @@ TrainingStepResult StepBuilder::build_and_run() {
         for (int layer = first_layer[v + 1] - 1; layer >= first_layer[v]; --layer) {
           const LayerCost& lc = costs[layer];
           const std::string ln = "L" + std::to_string(layer) + " bwd ";
+          fsdp_gather(lc, ln + "param all-gather" + mb);
           const double recompute_fwd_comm = s_.parallel.recompute == "full" ? 2.0 : 0.0;
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
           }
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0) add_collective(c, ln + "ep combine grad" + mb, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
+              if (c.dp % l_.ep == 0)
+                add_collective(c, ln + "ep combine grad" + mb, "ep", CollectiveOp::kAllToAll,
+                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
             }
           }
           for (const Coord& c : stage_ranks) add_compute(c, ln + "mlp" + mb, lc.mlp_bwd_s);
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0) add_collective(c, ln + "ep dispatch grad" + mb, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
+              if (c.dp % l_.ep == 0)
+                add_collective(c, ln + "ep dispatch grad" + mb, "ep", CollectiveOp::kAllToAll,
+                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
             }
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
           }
-          for (const Coord& c : stage_ranks) add_compute(c, ln + "attention" + mb, lc.attention_bwd_s);
+          for (const Coord& c : stage_ranks)
+            add_compute(c, ln + "attention" + mb, lc.attention_bwd_s);
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, false, true, false)) add_collective(c, ln + "cp kv reduce-scatter" + mb, "cp", CollectiveOp::kReduceScatter, cp_group(c), &StepBuilder::cp_group, lc.cp_bytes);
+            if (is_lead(c, false, true, false))
+              add_collective(c, ln + "cp kv reduce-scatter" + mb, "cp",
+                             CollectiveOp::kReduceScatter, cp_group(c), &StepBuilder::cp_group,
+                             lc.cp_bytes);
           }
           for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false)) add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c), &StepBuilder::tp_group, lc.tp_bytes);
+            if (is_lead(c, true, false, false))
+              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
+                             &StepBuilder::tp_group, lc.tp_bytes);
           }
           // Gradients of this layer are complete after the last micro-batch's backward: reduce
           // them over the data-parallel group on the DP stream while the backward goes on.
-          if (last_microbatch) {
+          if (last_microbatch || zero == 3) {
             for (const Coord& c : stage_ranks) {
               if (!is_lead(c, false, true, true)) continue;
               const auto group = dp_group(c);
               if (group.size() < 2) continue;
               Task t;
-              t.name = "L" + std::to_string(layer) + " grad " + (zero >= 1 ? "reduce-scatter" : "all-reduce");
+              t.name = "L" + std::to_string(layer) + " grad " +
+                       (zero >= 1 ? "reduce-scatter" : "all-reduce");
               t.category = "dp";
-              t.activity = collective_activity(grad_op, group, &StepBuilder::dp_group, lc.grad_params * grad_bytes);
+              t.activity = collective_activity(grad_op, group, &StepBuilder::dp_group,
+                                               lc.grad_params * grad_bytes);
               t.streams = member_streams(group, true);
               for (const Coord& member : group) {
                 if (simulated(member)) t.deps.push_back(prev.at(gpu_of(l_, member)));
@@ -575,6 +656,7 @@ TrainingStepResult StepBuilder::build_and_run() {
               }
             }
           }
+          end_layer();
         }
       }
       // Send the activations (forward) or their gradients (backward) to the next virtual stage;
@@ -602,14 +684,16 @@ TrainingStepResult StepBuilder::build_and_run() {
       const int gpu = gpu_of(l_, c);
       double params = 0;
       for (int v = p; v < virtual_stages; v += l_.pp) {
-        for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer) params += costs[layer].grad_params;
+        for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer)
+          params += costs[layer].grad_params;
       }
       if (zero >= 1) params /= l_.dp * l_.cp;
       if (s_.mode.lora) params *= 0.01;  // adapters only: a few percent of the weights at most
       Task t;
       t.name = "optimizer";
       t.category = "optimizer";
-      t.activity = compute_activity(gpu, memory_time_s(*s_.gpu, params * compute_.optimizer_bytes_per_param, compute_));
+      t.activity = compute_activity(
+          gpu, memory_time_s(*s_.gpu, params * compute_.optimizer_bytes_per_param, compute_));
       t.streams = {streams.at(gpu).compute};
       t.deps = dp_tasks[gpu];
       t.deps.push_back(last_compute.at(gpu));
@@ -664,8 +748,8 @@ TrainingStepResult StepBuilder::build_and_run() {
       result.exposed_comm_s = exposed;
     }
   }
-  result.bubble_s = std::max(0.0, result.step_s - result.compute_s - result.exposed_comm_total() -
-                                      result.optimizer_s);
+  result.bubble_s = std::max(
+      0.0, result.step_s - result.compute_s - result.exposed_comm_total() - result.optimizer_s);
 
   // FLOPs: the model's (6N + attention per token, no recomputation) and the executed ones.
   result.tokens_per_step = static_cast<double>(s_.batch.global_batch) * s_.batch.seq_len;
@@ -678,8 +762,7 @@ TrainingStepResult StepBuilder::build_and_run() {
   double recompute_per_microbatch = 0;
   for (const LayerCost& lc : costs) recompute_per_microbatch += lc.recompute_flops * l_.tp;
   result.hardware_flops_per_step =
-      result.model_flops_per_step +
-      recompute_per_microbatch * l_.cp * l_.microbatches * l_.dp;
+      result.model_flops_per_step + recompute_per_microbatch * l_.cp * l_.microbatches * l_.dp;
 
   if (s_.trace) {
     for (const auto& stream : graph.streams()) {
@@ -687,7 +770,8 @@ TrainingStepResult StepBuilder::build_and_run() {
     }
     std::set<int> nodes;
     for (const auto& stream : graph.streams()) nodes.insert(stream.pid);
-    for (int node : nodes) result.trace.process_names.emplace_back(node, "node " + std::to_string(node));
+    for (int node : nodes)
+      result.trace.process_names.emplace_back(node, "node " + std::to_string(node));
     for (TaskId id = 0; id < graph.tasks().size(); ++id) {
       const Task& task = graph.tasks()[id];
       for (StreamId s : task.streams) {

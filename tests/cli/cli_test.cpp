@@ -312,12 +312,13 @@ TEST_F(Cli, CatalogJsonIsValidJsonWithGpusAndInstances) {
 // --- Running scenarios ------------------------------------------------------------------------
 
 TEST_F(Cli, NoScenarioRunsTheEmbeddedDefaultAndSaysSo) {
-  const Outcome outcome = run({"--set", "/workload/max_bytes=1048576"});
+  // The default is Llama 3 70B pre-training on 64 p5 nodes; a small global batch keeps it quick.
+  const Outcome outcome = run({"--set", "/workload/global_batch=64"});
   ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
   EXPECT_TRUE(contains(outcome.err, "embedded default")) << outcome.err;
   EXPECT_TRUE(contains(outcome.out, "embedded default")) << outcome.out;
-  EXPECT_TRUE(contains(outcome.out, "all_reduce")) << outcome.out;
-  EXPECT_TRUE(contains(outcome.out, "busbw")) << outcome.out;
+  EXPECT_TRUE(contains(outcome.out, "llama3-70b")) << outcome.out;
+  EXPECT_TRUE(contains(outcome.out, "MFU")) << outcome.out;
   EXPECT_TRUE(contains(outcome.out, "Avg bus bandwidth")) << outcome.out;
 }
 

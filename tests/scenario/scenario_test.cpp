@@ -679,10 +679,14 @@ TEST(ScenarioApplySet, RefusesAnArrayIndexTooLargeForAnInteger) {
 
 // --- default_scenario -------------------------------------------------------------------------
 
-TEST(ScenarioDefault, EmbeddedDefaultIsAValidCollectiveScenario) {
+TEST(ScenarioDefault, EmbeddedDefaultIsLlama3_70bPretrainingOn64P5Nodes) {
+  // Issue 4: the default becomes Llama-3-70B pre-training on 64 p5.48xlarge.
   const Scenario s = parse(default_scenario());
-  EXPECT_EQ(s.workload.stage, "collective");
-  EXPECT_EQ(default_scenario_file(), "nccl-p5-2node-all_reduce.json");
+  EXPECT_EQ(s.workload.stage, "pretrain");
+  EXPECT_EQ(s.model.name, "llama3-70b");
+  EXPECT_EQ(s.cluster.instance, "p5.48xlarge");
+  EXPECT_EQ(s.cluster.nodes, 64);
+  EXPECT_EQ(default_scenario_file(), "llama3-70b-pretrain-p5-64node.json");
 }
 
 // --- sweep_sizes: nccl-tests' -b/-e/-f/-i rule ------------------------------------------------
