@@ -21,18 +21,18 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string closest_name(const std::string& name, const std::vector<std::string>& candidates) {
+  // Score: the edit distance, except that a candidate `name` starts (at least 3 characters) ranks
+  // before every typo: "H100" means "H100-SXM" rather than "H200", and among such prefixes the
+  // closest wins ("expert" -> "experts", not "expert_ffn_hidden").
   std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  double best_score = static_cast<double>(std::max<std::size_t>(2, name.size() / 3)) + 0.5;
   for (const auto& candidate : candidates) {
-    // A name cut short ("p5.48xl" for "p5.48xlarge") is as plausible as a one-letter typo.
+    const double distance = static_cast<double>(edit_distance(name, candidate));
     const bool prefix = name.size() >= 3 && candidate.rfind(name, 0) == 0;
-    // A real one-letter typo (distance 1) beats a prefix: "expert" -> "experts", not
-    // "expert_ffn_hidden".
-    const std::size_t distance =
-        std::min(edit_distance(name, candidate), prefix ? std::size_t{2} : std::size_t(-1));
-    if (distance < best_distance) {
+    const double score = prefix ? 0.5 + distance / 1e6 : distance;
+    if (score < best_score) {
       best = candidate;
-      best_distance = distance;
+      best_score = score;
     }
   }
   return best;

@@ -319,7 +319,6 @@ TEST_F(Cli, NoScenarioRunsTheEmbeddedDefaultAndSaysSo) {
   EXPECT_TRUE(contains(outcome.out, "embedded default")) << outcome.out;
   EXPECT_TRUE(contains(outcome.out, "llama3-70b")) << outcome.out;
   EXPECT_TRUE(contains(outcome.out, "MFU")) << outcome.out;
-  EXPECT_TRUE(contains(outcome.out, "Avg bus bandwidth")) << outcome.out;
 }
 
 TEST_F(Cli, ValidateAcceptsEveryExampleScenario) {
