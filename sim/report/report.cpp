@@ -196,6 +196,28 @@ std::string render_text(const Report& report) {
 
 std::string render_csv(const Report& report) {
   std::ostringstream out;
+  if (report.training) {
+    // One metric per line: easy to diff between runs and to load into a spreadsheet.
+    const TrainingReport& t = *report.training;
+    out << "metric,value\n";
+    auto row = [&](const std::string& name, double value) {
+      out << name << ',' << format("%.9g", value) << '\n';
+    };
+    row("step_time_s", t.step_s);
+    row("compute_s", t.compute_s);
+    for (const auto& [kind, seconds] : t.exposed_comm_s) row("exposed_comm_" + kind + "_s", seconds);
+    row("bubble_s", t.bubble_s);
+    row("optimizer_s", t.optimizer_s);
+    row("tokens_per_s", t.tokens_per_s);
+    row("tflops_per_gpu", t.tflops_per_gpu);
+    row("mfu", t.mfu);
+    row("hfu", t.hfu);
+    row("memory_per_gpu_gib", t.memory_total() / kGiB);
+    row("days", t.days);
+    row("gpu_hours", t.gpu_hours);
+    row("cost_usd", t.usd);
+    return out.str();
+  }
   if (!report.collective) return out.str();
   out << "size_bytes,count,type,redop,time_us,algbw_gbps,busbw_gbps,algorithm,protocol,channels,"
          "limited_by\n";
