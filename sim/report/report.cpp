@@ -39,42 +39,59 @@ nlohmann::json training_json(const TrainingReport& t) {
   for (const auto& [kind, seconds] : t.exposed_comm_s) exposed[kind] = seconds;
   return {
       {"layout",
-       {{"tp", t.tp}, {"pp", t.pp}, {"cp", t.cp}, {"ep", t.ep}, {"dp", t.dp}, {"vpp", t.vpp},
-        {"gpus", t.gpus}, {"microbatches", t.microbatches},
+       {{"tp", t.tp},
+        {"pp", t.pp},
+        {"cp", t.cp},
+        {"ep", t.ep},
+        {"dp", t.dp},
+        {"vpp", t.vpp},
+        {"gpus", t.gpus},
+        {"microbatches", t.microbatches},
         {"layers_per_stage", t.layers_per_stage}}},
       {"simulation",
        {{"mode", t.simulation_mode}, {"simulated_ranks", t.simulated_ranks}, {"tasks", t.tasks}}},
       {"step",
-       {{"time_s", t.step_s}, {"compute_s", t.compute_s},
-        {"exposed_comm_s", t.exposed_comm_total()}, {"exposed_comm_by_kind_s", exposed},
-        {"bubble_s", t.bubble_s}, {"data_stall_s", t.data_stall_s},
+       {{"time_s", t.step_s},
+        {"compute_s", t.compute_s},
+        {"exposed_comm_s", t.exposed_comm_total()},
+        {"exposed_comm_by_kind_s", exposed},
+        {"bubble_s", t.bubble_s},
+        {"data_stall_s", t.data_stall_s},
         {"optimizer_s", t.optimizer_s}}},
       {"throughput",
-       {{"tokens_per_step", t.tokens_per_step}, {"tokens_per_s", t.tokens_per_s},
-        {"tokens_per_s_per_gpu", t.tokens_per_s_per_gpu}, {"tflops_per_gpu", t.tflops_per_gpu},
-        {"mfu", t.mfu}, {"hfu", t.hfu}}},
+       {{"tokens_per_step", t.tokens_per_step},
+        {"tokens_per_s", t.tokens_per_s},
+        {"tokens_per_s_per_gpu", t.tokens_per_s_per_gpu},
+        {"tflops_per_gpu", t.tflops_per_gpu},
+        {"mfu", t.mfu},
+        {"hfu", t.hfu}}},
       {"memory",
-       {{"per_gpu_gib", t.memory_total() / kGiB}, {"capacity_gib", t.capacity / kGiB},
+       {{"per_gpu_gib", t.memory_total() / kGiB},
+        {"capacity_gib", t.capacity / kGiB},
         {"fits", t.fits},
         {"breakdown",
-         {{"weights", t.weights / kGiB}, {"grads", t.grads / kGiB},
-          {"optimizer", t.optimizer / kGiB}, {"activations", t.activations / kGiB},
+         {{"weights", t.weights / kGiB},
+          {"grads", t.grads / kGiB},
+          {"optimizer", t.optimizer / kGiB},
+          {"activations", t.activations / kGiB},
           {"other", t.other / kGiB}}},
         {"suggestions", t.memory_suggestions}}},
       {"run", {{"steps", t.steps}, {"days", t.days}, {"gpu_hours", t.gpu_hours}}},
       {"cost",
-       {{"usd", t.usd}, {"usd_per_million_tokens", t.usd_per_million_tokens},
-        {"usd_per_hour", t.usd_per_hour}, {"price_source", t.price_source},
+       {{"usd", t.usd},
+        {"usd_per_million_tokens", t.usd_per_million_tokens},
+        {"usd_per_hour", t.usd_per_hour},
+        {"price_source", t.price_source},
         {"breakdown", {{"compute", t.usd}}}}}};
 }
 
 std::string training_text(const TrainingReport& t) {
   std::ostringstream out;
   char line[256];
-  out << "# layout: tp " << t.tp << "  pp " << t.pp << "  cp " << t.cp << "  ep " << t.ep
-      << "  dp " << t.dp << "  vpp " << t.vpp << "  micro-batches " << t.microbatches << "  ("
-      << t.gpus << " GPUs; " << t.simulation_mode << " simulation of " << t.simulated_ranks
-      << " rank(s), " << t.tasks << " tasks)\n";
+  out << "# layout: tp " << t.tp << "  pp " << t.pp << "  cp " << t.cp << "  ep " << t.ep << "  dp "
+      << t.dp << "  vpp " << t.vpp << "  micro-batches " << t.microbatches << "  (" << t.gpus
+      << " GPUs; " << t.simulation_mode << " simulation of " << t.simulated_ranks << " rank(s), "
+      << t.tasks << " tasks)\n";
   out << "#\n# memory per GPU (GiB)      weights    grads  optimizer  activations   other    total"
          "  capacity\n";
   std::snprintf(line, sizeof line, "  %-24s %8.2f %8.2f %10.2f %12.2f %7.2f %8.2f %9.2f  %s\n", "",
@@ -205,7 +222,8 @@ std::string render_csv(const Report& report) {
     };
     row("step_time_s", t.step_s);
     row("compute_s", t.compute_s);
-    for (const auto& [kind, seconds] : t.exposed_comm_s) row("exposed_comm_" + kind + "_s", seconds);
+    for (const auto& [kind, seconds] : t.exposed_comm_s)
+      row("exposed_comm_" + kind + "_s", seconds);
     row("bubble_s", t.bubble_s);
     row("optimizer_s", t.optimizer_s);
     row("tokens_per_s", t.tokens_per_s);

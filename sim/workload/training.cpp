@@ -722,23 +722,32 @@ TrainingStepResult StepBuilder::build_and_run() {
   for (const Coord& c : ranks) {
     if (!(c.tp == 0 && c.cp == 0 && c.dp == 0)) continue;
     const StreamId stream = streams.at(gpu_of(l_, c)).compute;
-    double compute = 0, optimizer = 0, last_end = start_s, optimizer_start = start_s;
+    double compute = 0, optimizer = 0;
     std::map<std::string, double> exposed;
+    double previous_end = start_s;
     for (TaskId id : graph.stream_order()[stream]) {
       const Task& task = graph.tasks()[id];
       const double d = timing[id].end_s - timing[id].start_s;
+      // An idle gap before this task belongs to whatever it waited for last: a data-parallel
+      // task (an FSDP gather) makes it exposed DP time; a pipeline send leaves it as bubble.
+      const double gap = timing[id].start_s - previous_end;
+      previous_end = timing[id].end_s;
+      if (gap > 0) {
+        TaskId blocking = id;
+        double latest = -1;
+        for (TaskId dep : task.deps) {
+          if (timing[dep].end_s > latest) latest = timing[dep].end_s, blocking = dep;
+        }
+        if (blocking != id && graph.tasks()[blocking].category == "dp") exposed["dp"] += gap;
+      }
       if (task.category == "compute") {
         compute += d;
-        last_end = std::max(last_end, timing[id].end_s);
       } else if (task.category == "optimizer") {
         optimizer += d;
-        optimizer_start = timing[id].start_s;
       } else {
         exposed[task.category] += d;
-        last_end = std::max(last_end, timing[id].end_s);
       }
     }
-    exposed["dp"] += std::max(0.0, optimizer_start - last_end);
     double busy = compute;
     for (const auto& [k, x] : exposed) busy += x;
     if (busy > best_busy) {

@@ -134,10 +134,10 @@ TEST(TrainingPipeline, OneFOneBBubbleIsPpMinusOneOverMPlusPpMinusOne) {
   //    1.2 % (m = 8) or 0.9 % (m = 4) below the formula.
   //  - The optimizer runs after the pipeline and is part of the step: 4 layers x 62.9 M + the
   //    head's 4.2 M = 256 M parameters x 32 B = 8.2 GB at 0.8 x 8 TB/s = 1.3 ms, against
-  //    t = 16,384 tokens x 3 x 537 MFLOP / (0.75 x 2.5 PFLOP/s) = 14 ms: 0.8 % of an 11 t step,
-  //    1.3 % of a 7 t step, again lowering the fraction.
+  //    t >= 16,384 tokens x 3 x 537 MFLOP / (0.75 x 2.5 PFLOP/s) = 14 ms: at most 0.8 % of an
+  //    11 t step, 1.3 % of a 7 t step, again lowering the fraction.
   //  - Each of the 2 (pp - 1) sends on the critical path moves 16,384 x 2048 x 2 B = 67 MB over
-  //    NVLink (~1.8 TB/s per GPU on GB200), ~0.04 ms: +0.1 % of bubble.
+  //    NVLink 5 (900 GB/s per GPU per direction), ~0.07 ms: at most +1 % of the 3 t bubble.
   // So the measured fraction sits about 2 % below the formula; 4 % leaves margin for elementwise
   // kernels and attention that run below GEMM efficiency (they scale every stage alike).
   const double pp = 4;
@@ -169,6 +169,31 @@ TEST(TrainingPipeline, FewerMicrobatchesGiveALargerBubble) {
   }
 }
 
+TEST(TrainingPipeline, InterleavingDividesTheBubbleByVpp) {
+  // Interleaved 1F1B with vpp model chunks per GPU: each chunk pass takes t / vpp, so the bubble is
+  // (pp - 1) t / vpp and its share of the step (pp - 1) / (vpp m + pp - 1) (Narayanan et al. 2021,
+  // section 2.2.2): pp = 4, vpp = 2, m = 8 -> 3/19 = 0.158; m = 4 -> 3/11 = 0.273. The same model
+  // and micro-batches as above, so the bubble time itself halves against vpp = 1.
+  // Tolerance 5 %: the effects worked out for 1F1B above (logits, optimizer, below 2 %) plus twice
+  // as many pipeline sends on the critical path (~0.07 ms each, against a bubble of at least 21
+  // ms).
+  const double pp = 4, vpp = 2;
+  for (const int m : {8, 4}) {
+    SCOPED_TRACE("m = " + std::to_string(m));
+    json document = pipeline_scenario(m);
+    const TrainingReport plain = step_of(document);
+    document["workload"]["parallelism"]["vpp"] = 2;
+    const TrainingReport interleaved = step_of(document);
+    ASSERT_GT(interleaved.step_s, 0.0);
+    EXPECT_EQ(interleaved.vpp, 2);
+    EXPECT_EQ(interleaved.layers_per_stage.size(), 8u);  // pp x vpp chunks of 2 layers
+    const double expected = (pp - 1) / (vpp * m + pp - 1);
+    EXPECT_NEAR(interleaved.bubble_s / interleaved.step_s, expected, 0.05 * expected);
+    EXPECT_NEAR(interleaved.bubble_s, plain.bubble_s / vpp, 0.05 * plain.bubble_s / vpp);
+    EXPECT_LT(interleaved.step_s, plain.step_s);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (b) MFU against data parallelism at a fixed global batch
 
@@ -197,7 +222,7 @@ TEST(TrainingScaling, MfuFallsAsDataParallelismGrowsAtAFixedGlobalBatch) {
 // ---------------------------------------------------------------------------------------------
 // (c) Tensor parallelism across nodes
 
-TEST(TrainingTensorParallel, TpAcrossNodesCostsSeveralTimesTpInsideANodeOnTheSameCluster) {
+TEST(TrainingTensorParallel, TpAcrossNodesRoughlyDoublesTheExposedTpTimeOnTheSameCluster) {
   // Two p5 nodes (16 H100s), Llama 3 8B's layer with 16 KV heads (so that tp = 16 divides them),
   // 4 layers, two 4,096-token sequences per step:
   //  A: tp = 8, dp = 2: each TP group inside one node, one micro-batch per replica;
@@ -310,6 +335,42 @@ TEST(TrainingSymmetricMode, AgreesWithFullModeWithin1PercentOnSymmetricLayouts) 
     EXPECT_NEAR(symmetric.step_s / full.step_s, 1.0, 0.01)
         << "symmetric " << symmetric.step_s << " s, full " << full.step_s << " s";
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step breakdown
+
+// Llama 3 8B cut to 4 layers on 2 p5 nodes, data parallel only (dp = 16, one 4,096-token
+// sequence per replica), with the given ZeRO stage.
+json data_parallel_scenario(int zero) {
+  return pretrain("p5.48xlarge", 2, kFourLayer8b, {{"tp", 1}, {"pp", 1}, {"zero", zero}}, 4096, 16);
+}
+
+TEST(TrainingBreakdown, WithoutPipelineParallelismThereIsNoBubble) {
+  // With pp = 1 no rank ever waits for another stage: every moment of the step is compute,
+  // communication the compute stream waits for, or the optimizer, so bubble_s = 0 and the
+  // breakdown's other parts add up to the step.
+  for (const int zero : {0, 1}) {
+    SCOPED_TRACE("zero = " + std::to_string(zero));
+    const TrainingReport t = step_of(data_parallel_scenario(zero));
+    ASSERT_GT(t.step_s, 0.0);
+    EXPECT_NEAR(t.bubble_s, 0.0, 1e-9 * t.step_s);
+    EXPECT_NEAR(t.compute_s + t.exposed_comm_total() + t.optimizer_s, t.step_s, 1e-9 * t.step_s);
+  }
+}
+
+TEST(TrainingBreakdown, Zero3ParameterGatherWaitsAreExposedDataParallelTimeNotBubble) {
+  // Same reasoning as above: pp = 1, so no bubble; ZeRO-3 all-gathers each layer's weights
+  // before its forward and backward, and whatever of that the compute stream waits for is
+  // data-parallel communication. And ZeRO-3 moves more bytes than ZeRO-1 (parameters gathered
+  // twice per step instead of once), so it exposes at least as much DP time.
+  const TrainingReport zero1 = step_of(data_parallel_scenario(1));
+  const TrainingReport zero3 = step_of(data_parallel_scenario(3));
+  ASSERT_GT(zero3.step_s, 0.0);
+  EXPECT_NEAR(zero3.bubble_s, 0.0, 1e-9 * zero3.step_s);
+  EXPECT_NEAR(zero3.compute_s + zero3.exposed_comm_total() + zero3.optimizer_s, zero3.step_s,
+              1e-9 * zero3.step_s);
+  EXPECT_GE(zero3.exposed_comm_s.at("dp"), zero1.exposed_comm_s.at("dp"));
 }
 
 // ---------------------------------------------------------------------------------------------
