@@ -774,6 +774,15 @@ ParallelConfig parse_parallel(const nlohmann::json& value, const std::string& wh
   c.recompute = r.choice("recompute", c.recompute, {"none", "selective", "full"});
   c.first_stage_layers = static_cast<int>(r.integer("first_stage_layers", 0, 0, kMaxDegree));
   c.last_stage_layers = static_cast<int>(r.integer("last_stage_layers", 0, 0, kMaxDegree));
+  {
+    // Any order of the four rank dimensions.
+    std::vector<std::string> orders;
+    std::vector<std::string> dims = {"cp", "dp", "pp", "tp"};
+    do {
+      orders.push_back(dims[0] + "-" + dims[1] + "-" + dims[2] + "-" + dims[3]);
+    } while (std::next_permutation(dims.begin(), dims.end()));
+    c.order = r.choice("order", c.order, orders);
+  }
   r.finish();
   return c;
 }
@@ -785,6 +794,7 @@ nlohmann::json to_json(const ParallelConfig& c) {
           {"ep", c.ep},
           {"dp", c.dp == 0 ? nlohmann::json("auto") : nlohmann::json(c.dp)},
           {"vpp", c.vpp},
+          {"order", c.order},
           {"zero", c.zero},
           {"sequence_parallel", c.sequence_parallel},
           {"recompute", c.recompute},

@@ -41,6 +41,9 @@ struct ParallelConfig {
   bool sequence_parallel = true;
   std::string recompute = "selective";                // none | selective | full
   int first_stage_layers = 0, last_stage_layers = 0;  // 0: spread evenly (see resolve_layout)
+  // How ranks are numbered, fastest-varying first (Megatron-Core's `order`): "tp-cp-dp-pp" keeps
+  // a TP group inside a node; "tp-cp-pp-dp" is Llama 3's; "dp-tp-cp-pp" spreads TP over nodes.
+  std::string order = "tp-cp-dp-pp";
 };
 
 struct BatchConfig {

@@ -263,6 +263,26 @@ TEST(TrainingTensorParallel, TpAcrossNodesRoughlyDoublesTheExposedTpTimeOnTheSam
   EXPECT_GT(across.step_s, inside.step_s);
 }
 
+TEST(TrainingTensorParallel, TpSpreadOverNodesIsManyTimesSlowerThanInsideANode) {
+  // The same 8-way TP group, placed two ways on 8 p5 nodes with parallelism.order:
+  //  "tp-cp-dp-pp": the 8 TP ranks are the 8 GPUs of one node (NVLink, 370.8 GB/s per GPU);
+  //  "dp-tp-cp-pp": the 8 TP ranks are GPU 0 of 8 different nodes, so every ring edge crosses
+  //  EFA through that GPU's 4 NICs: 4 x 100 Gbit/s x 0.96 = 48 GB/s, 370.8 / 48 = 7.7x slower
+  //  for bandwidth-bound collectives. Asserted > 4x (latency and protocol choice blur it).
+  const json model = {{"preset", "llama3-8b"}, {"layers", 4}};
+  auto layout = [&](const std::string& order) {
+    return step_of(pretrain("p5.48xlarge", 8, model,
+                            {{"tp", 8}, {"pp", 1}, {"zero", 1}, {"order", order}}, 4096, 8));
+  };
+  const TrainingReport inside = layout("tp-cp-dp-pp");
+  const TrainingReport spread = layout("dp-tp-cp-pp");
+  const double inside_tp = inside.exposed_comm_s.at("tp");
+  const double spread_tp = spread.exposed_comm_s.at("tp");
+  EXPECT_GT(spread_tp, 4.0 * inside_tp) << inside_tp << " s vs " << spread_tp << " s";
+  EXPECT_LT(spread_tp, 10.0 * inside_tp) << inside_tp << " s vs " << spread_tp << " s";
+  EXPECT_GT(spread.step_s, inside.step_s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // (d) Activation recomputation
 
