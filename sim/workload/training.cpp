@@ -293,11 +293,21 @@ LayerCost StepBuilder::layer_cost(int layer) const {
   // attention side 2 norms-and-residual passes of h plus RoPE on q and k; MLP side the same
   // residual traffic plus the activation reading 2 f and writing f.
   const double h = m.hidden;
-  const double q_dim = static_cast<double>(m.heads) * m.effective_head_dim();
-  const double kv_dim = static_cast<double>(m.kv_heads) * m.effective_head_dim();
+  double q_dim = static_cast<double>(m.heads) * m.effective_head_dim();
+  double kv_dim = static_cast<double>(m.kv_heads) * m.effective_head_dim();
+  if (m.mla) {
+    // MLA: queries and keys of qk_nope + qk_rope per head, values of v_head_dim; kv_dim is the
+    // mean of the K and V widths (it is used for "K and V", twice).
+    const double qk = m.mla->qk_nope_head_dim + m.mla->qk_rope_head_dim;
+    q_dim = m.heads * qk;
+    kv_dim = m.heads * (qk + m.mla->v_head_dim) / 2.0;
+  }
   const double ffn = cost.moe ? m.moe->expert_ffn_hidden * m.moe->top_k : m.ffn_hidden;
-  const double attn_elementwise = tokens * 2.0 * (5 * h + 2 * (q_dim + kv_dim)) / l_.tp;
-  const double mlp_elementwise = tokens * 2.0 * (5 * h + 3 * ffn) / l_.tp;
+  // Norms and residuals run on every TP rank unless sequence parallelism splits the tokens.
+  const double residual_split = s_.parallel.sequence_parallel ? l_.tp : 1.0;
+  const double attn_elementwise =
+      tokens * 2.0 * (5 * h / residual_split + 2 * (q_dim + kv_dim) / l_.tp);
+  const double mlp_elementwise = tokens * 2.0 * (5 * h / residual_split + 3 * ffn / l_.tp);
 
   cost.attention_core_fwd_s = attention_fwd;
   cost.attention_fwd_s =
@@ -418,10 +428,14 @@ TrainingStepResult StepBuilder::build_and_run() {
   std::map<int, std::vector<TaskId>> layer_ends;  // by GPU: last task of each layer pass so far
   const double grad_bytes = compute_.grad_reduce_bytes_per_param;
   const CollectiveOp grad_op = zero >= 1 ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce;
-  const CollectiveOp tp_gather =
-      s_.parallel.sequence_parallel ? CollectiveOp::kAllGather : CollectiveOp::kAllReduce;
-  const CollectiveOp tp_scatter =
-      s_.parallel.sequence_parallel ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce;
+  // Megatron's TP collectives per layer: with sequence parallelism an all-gather before and a
+  // reduce-scatter after each of the attention and MLP blocks (Korthikanti et al. 2022, fig. 5);
+  // without it, the all-gather positions are identities and the reduce-scatters all-reduces
+  // (Shoeybi et al. 2019, the f and g operators): 2 all-reduces forward, 2 backward.
+  const bool sp = s_.parallel.sequence_parallel;
+  const CollectiveOp tp_gather = CollectiveOp::kAllGather;
+  const CollectiveOp tp_scatter = sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce;
+  const double gather_factor = sp ? 1.0 : 0.0;  // 0: no collective at a gather position
 
   // Program order: every simulated rank of a stage runs the same schedule. Stages are emitted in
   // order, and within a stage one op at a time for all its ranks, so collectives line up.
@@ -555,7 +569,7 @@ TrainingStepResult StepBuilder::build_and_run() {
           for (const Coord& c : stage_ranks) {
             if (is_lead(c, true, false, false))
               add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
+                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
           }
           for (const Coord& c : stage_ranks) {
             if (is_lead(c, false, true, false))
@@ -572,7 +586,7 @@ TrainingStepResult StepBuilder::build_and_run() {
           for (const Coord& c : stage_ranks) {
             if (is_lead(c, true, false, false))
               add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
+                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
           }
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
@@ -607,11 +621,22 @@ TrainingStepResult StepBuilder::build_and_run() {
           const LayerCost& lc = costs[layer];
           const std::string ln = "L" + std::to_string(layer) + " bwd ";
           fsdp_gather(lc, ln + "param all-gather" + mb);
-          const double recompute_fwd_comm = s_.parallel.recompute == "full" ? 2.0 : 0.0;
+          if (s_.parallel.recompute == "full") {
+            // The recomputed forward repeats the layer's forward TP collectives.
+            for (int block = 0; block < 2; ++block) {
+              for (const Coord& c : stage_ranks) {
+                if (!is_lead(c, true, false, false)) continue;
+                add_collective(c, ln + "recompute tp all-gather" + mb, "tp", tp_gather, tp_group(c),
+                               &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
+                add_collective(c, ln + "recompute tp reduce" + mb, "tp", tp_scatter, tp_group(c),
+                               &StepBuilder::tp_group, lc.tp_bytes);
+              }
+            }
+          }
           for (const Coord& c : stage_ranks) {
             if (is_lead(c, true, false, false))
               add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
+                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
           }
           if (lc.moe) {
             for (const Coord& c : stage_ranks) {
@@ -636,7 +661,7 @@ TrainingStepResult StepBuilder::build_and_run() {
           for (const Coord& c : stage_ranks) {
             if (is_lead(c, true, false, false))
               add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * (1 + recompute_fwd_comm / 2));
+                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
           }
           for (const Coord& c : stage_ranks)
             add_compute(c, ln + "attention" + mb, lc.attention_bwd_s);
