@@ -120,8 +120,9 @@ int main(int argc, char** argv) {
   std::string scenario_path;
   std::vector<std::string> sets, catalogs;
   Outputs outputs;
-  app.add_option("scenario", scenario_path,
-                 "Scenario JSON file (default: the embedded p5 2-node all_reduce)");
+  app.add_option(
+      "scenario", scenario_path,
+      "Scenario JSON file (default: the embedded Llama 3 70B pre-training on 64 p5.48xlarge)");
   app.add_option("--json", outputs.json, "Write the JSON report to FILE ('-' for stdout)");
   app.add_option("--csv", outputs.csv, "Write the result rows as CSV to FILE ('-' for stdout)");
   app.add_option("--trace", outputs.trace, "Write a Chrome/Perfetto trace to FILE");
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
       std::string origin;
       const auto doc = load_scenario(validate_path, sets, origin);
       const auto scenario = fmsim::parse_scenario(doc, catalog);
+      fmsim::check_feasible(scenario, catalog);  // layout and memory: exit 3 when it cannot run
       std::cout << fmsim::to_json(scenario).dump(2) << "\n";
       std::cerr << "fmsim: " << validate_path << " is valid\n";
       return 0;

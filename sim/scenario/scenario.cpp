@@ -35,8 +35,8 @@ const std::vector<std::string>& expectations_of(const std::string& stage) {
   static const std::vector<std::string> collective = {"busbw_gbps_min", "algbw_gbps_min",
                                                       "latency_us_max"};
   static const std::vector<std::string> training = {
-      "mfu_min",       "hfu_min",         "tflops_per_gpu_min", "tokens_per_s_min",
-      "step_time_s_max", "days_max",      "cost_usd_max",       "memory_gib_max"};
+      "mfu_min",         "hfu_min",  "tflops_per_gpu_min", "tokens_per_s_min",
+      "step_time_s_max", "days_max", "cost_usd_max",       "memory_gib_max"};
   return stage == "collective" ? collective : training;
 }
 
@@ -66,6 +66,9 @@ TrainingWorkload parse_training(JsonReader& reader, const std::string& stage) {
   w.full_mode = simulation == "full";
   if (stage == "sft") {
     const std::string method = reader.choice("method", "full", {"full", "lora"});
+    if (method == "full" && reader.has("lora")) {
+      throw bad_input(reader.pointer("lora"), "only used with \"method\": \"lora\"");
+    }
     JsonReader lora = reader.object("lora");
     w.mode.lora = method == "lora";
     w.mode.lora_rank = static_cast<int>(lora.integer("rank", 16, 1, 1 << 16));
@@ -92,6 +95,10 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   cluster.pricing_model = pricing.choice("model", "on-demand", {"on-demand"});
   if (pricing.has("usd_per_hour")) {
     cluster.price_usd_per_hour = pricing.number("usd_per_hour", 0.0, 0.0, 1e7);
+  }
+  if (pricing.has("usd_per_gpu_hour") && pricing.has("usd_per_hour")) {
+    throw bad_input(pricing.pointer("usd_per_gpu_hour"),
+                    "give usd_per_hour (per node) or usd_per_gpu_hour, not both");
   }
   if (pricing.has("usd_per_gpu_hour")) {
     cluster.price_usd_per_gpu_hour = pricing.number("usd_per_gpu_hour", 0.0, 0.0, 1e6);
@@ -209,13 +216,19 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
     s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
   } else {
     if (s.model_value.is_null()) {
-      throw bad_input("/model", "missing; expected a preset name (" + [] {
-        std::string list;
-        for (const auto& name : model_preset_names()) list += (list.empty() ? "" : ", ") + name;
-        return list;
-      }() + ") or a model object");
+      throw bad_input(
+          "/model", "missing; expected a preset name (" + [] {
+            std::string list;
+            for (const auto& name : model_preset_names()) list += (list.empty() ? "" : ", ") + name;
+            return list;
+          }() + ") or a model object");
     }
     s.workload.training = parse_training(workload, stage);
+    const GpuSpec& gpu = catalog.gpu_of(instance);
+    if (s.workload.training.precision == Precision::kFp8 && gpu.fp8_flops <= 0) {
+      throw bad_input("/workload/precision",
+                      gpu.name + " has no FP8 tensor cores; expected \"bf16\" or \"fp16\"");
+    }
   }
   workload.finish();
 

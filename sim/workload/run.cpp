@@ -339,6 +339,20 @@ std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
   return sizes;
 }
 
+void check_feasible(const Scenario& s, const Catalog& catalog) {
+  if (s.workload.stage != "pretrain" && s.workload.stage != "sft") return;
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const TrainingWorkload& w = s.workload.training;
+  const Layout layout =
+      resolve_layout(w.parallel, w.batch, s.model, s.cluster.nodes * instance.gpus_per_node);
+  const MemoryBreakdown memory = memory_per_gpu(s.model, layout, w.parallel, w.batch, w.precision,
+                                                w.mode, catalog.gpu_of(instance));
+  if (!memory.fits()) {
+    throw Error(ExitCode::kInfeasible, "/workload/parallelism",
+                "does not fit in memory: " + describe_fit(memory));
+  }
+}
+
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
   if (scenario.workload.stage == "collective") return run_collective(scenario, catalog, options);
   if (scenario.workload.stage == "pretrain" || scenario.workload.stage == "sft") {

@@ -17,6 +17,10 @@ struct RunOptions {
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options);
 
+// Checks, without simulating, that a training scenario's layout resolves and fits in memory.
+// Throws fmsim::Error(kInfeasible) naming the pointer (or the memory shortfall) when it does not.
+void check_feasible(const Scenario& scenario, const Catalog& catalog);
+
 // The sizes an nccl-tests sweep visits: min, min*factor, ... <= max (or min + k*step_bytes when
 // step_factor is 1), each rounded down to a whole number of elements per rank as nccl-tests does
 // (to a multiple of dtype_bytes * ranks for ops that split the buffer over ranks).

@@ -846,12 +846,6 @@ TrainingStepResult simulate_training_step(const TrainingSetup& setup) {
   result.memory = memory_per_gpu(setup.model, result.layout, setup.parallel, setup.batch,
                                  setup.precision, setup.mode, *setup.gpu);
   if (!result.memory.fits()) return result;
-  if (result.layout.vpp > 1 && result.layout.microbatches % result.layout.pp != 0) {
-    throw Error(ExitCode::kInfeasible, "/workload/parallelism/vpp",
-                "the interleaved schedule needs the micro-batches per step (" +
-                    std::to_string(result.layout.microbatches) + ") to be a multiple of pp (" +
-                    std::to_string(result.layout.pp) + ")");
-  }
 
   Simulator sim;
   sim.set_load_tracing(false);
