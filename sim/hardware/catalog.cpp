@@ -4,8 +4,9 @@
 // sim/data/gpus.json is {"gpus": [entry, ...]} and sim/data/instances.json is
 // {"instances": [entry, ...]}. An entry has a plain "name" (and plain "arch", "price_date",
 // "price_region"); every other field is {"value": x, "source": id, "note": "..."} in the display
-// unit its name carries: "bf16_dense_tflops" in TFLOP/s, "hbm_gib" in 2^30 bytes (GPU memory is binary), "hbm_bw_gbps" in
-// 1e9 bytes/s, "efa_nic_gbps" in Gbit/s, "host_memory_gib" in GiB, "nvme_tb_total" in 1e12 bytes.
+// unit its name carries: "bf16_dense_tflops" in TFLOP/s, "hbm_gib" in 2^30 bytes (GPU memory is
+// binary), "hbm_bw_gbps" in 1e9 bytes/s, "efa_nic_gbps" in Gbit/s, "host_memory_gib" in GiB,
+// "nvme_tb_total" in 1e12 bytes.
 //
 // One mapping table per struct (gpu_fields(), instance_fields()) names, for every field, the
 // member it fills, the factor from its display unit to SI, and whether it may be null or left
@@ -34,6 +35,7 @@
 
 #include "data/embedded.h"
 #include "error.h"
+#include "scenario/json_reader.h"
 #include "suggest.h"
 
 namespace fmsim {
@@ -64,17 +66,7 @@ class Where {
       : origin_(std::move(origin)), pointer_(std::move(pointer)) {}
 
   Where operator/(std::string_view key) const {
-    std::string escaped;
-    for (char c : key) {
-      if (c == '~') {
-        escaped += "~0";
-      } else if (c == '/') {
-        escaped += "~1";
-      } else {
-        escaped += c;
-      }
-    }
-    return Where(origin_, pointer_ + "/" + escaped);
+    return Where(origin_, pointer_join(pointer_, std::string(key)));
   }
   Where operator/(std::size_t index) const {
     return Where(origin_, pointer_ + "/" + std::to_string(index));

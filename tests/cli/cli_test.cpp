@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/fmsim_process.h"
 #include "version.h"
 
 namespace fmsim {
@@ -26,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace testing_support;
 
 // 2 x p5.48xlarge = 16 H100s; all_reduce from 1 KiB to 1 MiB by factor 2: 2^10 .. 2^20, which is
 // 11 sizes, each a whole number of 4-byte floats.
@@ -38,74 +40,10 @@ constexpr const char* kSmallScenario = R"({
 constexpr int kSmallScenarioRows = 11;
 constexpr int kSmallScenarioRanks = 16;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// Exactly one non-empty line, ending in a newline.
-testing::AssertionResult IsOneLine(const std::string& text) {
-  const auto newlines = std::count(text.begin(), text.end(), '\n');
-  if (text.size() > 1 && newlines == 1 && text.back() == '\n') {
-    return testing::AssertionSuccess();
-  }
-  return testing::AssertionFailure() << "expected one line, got " << newlines << " newline(s):\n"
-                                     << text;
-}
-
-// Each test gets its own empty working folder, removed afterwards.
-class Cli : public testing::Test {
+class Cli : public FmsimProcessTest {
  protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path(testing::TempDir()) /
-            ("fmsim_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "work");
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-
-  fs::path dir() const { return root_ / "work"; }
-
-  // Writes `text` to `name` in the working folder and returns its path.
   std::string write(const std::string& name, const std::string& text) const {
-    const fs::path path = dir() / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path.string();
+    return write_text(name, text);
   }
 
   // The small scenario with one field replaced (JSON pointer -> value).
@@ -114,20 +52,6 @@ class Cli : public testing::Test {
     json document = json::parse(kSmallScenario);
     document[json::json_pointer(pointer)] = value;
     return write(name, document.dump(2));
-  }
-
-  // Runs fmsim with `args` in the working folder.
-  Outcome run(const std::vector<std::string>& args) const {
-    std::string command = "cd " + shell_quote(dir().string()) + " && " + shell_quote(FMSIM_EXE);
-    for (const auto& arg : args) command += " " + shell_quote(arg);
-    const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
-    command += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
-    const int status = std::system(command.c_str());
-    Outcome outcome;
-    if (status != -1 && WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
-    outcome.out = read_file(out);
-    outcome.err = read_file(err);
-    return outcome;
   }
 
   // Runs fmsim and checks the bad-input contract: exit code 2, one line on stderr that contains
@@ -140,9 +64,6 @@ class Cli : public testing::Test {
                                               << outcome.err;
     return outcome;
   }
-
- private:
-  fs::path root_;
 };
 
 // --- Bad input: exit code 2 and one line naming the pointer or path ---------------------------

@@ -17,40 +17,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/fmsim_process.h"
+
 namespace fmsim {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using namespace testing_support;
 
 // A pretrain scenario on `nodes` p5.48xlarge nodes (8 H100s each).
 json pretrain(const json& model, int nodes, const json& parallelism, int seq_len,
@@ -66,45 +40,11 @@ json pretrain(const json& model, int nodes, const json& parallelism, int seq_len
             {"parallelism", parallelism}}}};
 }
 
-// Each test gets its own empty working folder, removed afterwards.
-class TrainingCli : public testing::Test {
+class TrainingCli : public FmsimProcessTest {
  protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path(testing::TempDir()) /
-            ("fmsim_training_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "work");
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-
-  fs::path dir() const { return root_ / "work"; }
-
   std::string write(const std::string& name, const json& document) const {
-    const fs::path path = dir() / name;
-    std::ofstream(path, std::ios::binary) << document.dump(2);
-    return path.string();
+    return write_text(name, document.dump(2));
   }
-
-  // Runs fmsim with `args` in the working folder.
-  Outcome run(const std::vector<std::string>& args) const {
-    std::string command = "cd " + shell_quote(dir().string()) + " && " + shell_quote(FMSIM_EXE);
-    for (const auto& arg : args) command += " " + shell_quote(arg);
-    const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
-    command += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
-    const int status = std::system(command.c_str());
-    Outcome outcome;
-    if (status != -1 && WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
-    outcome.out = read_file(out);
-    outcome.err = read_file(err);
-    return outcome;
-  }
-
- private:
-  fs::path root_;
 };
 
 TEST_F(TrainingCli, ScenarioThatDoesNotFitExitsThreeAndStillWritesTheJsonReport) {
