@@ -42,12 +42,12 @@ struct CollectiveWorkload {
 
 // The `pretrain` and `sft` stages.
 struct TrainingWorkload {
-  double tokens = 0.0;   // tokens to train; 0 with steps 0: report one step only
-  long long steps = 0;   // steps to train (instead of tokens)
+  double tokens = 0.0;  // tokens to train; 0 with steps 0: report one step only
+  long long steps = 0;  // steps to train (instead of tokens)
   BatchConfig batch;
   ParallelConfig parallel;
   Precision precision = Precision::kBf16;
-  TrainingMode mode;     // sft: full fine-tune or LoRA
+  TrainingMode mode;       // sft: full fine-tune or LoRA
   bool full_mode = false;  // "simulation": "full" simulates every rank, "symmetric" one per stage
 };
 

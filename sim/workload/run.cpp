@@ -31,20 +31,29 @@ class CompletionLog : public EventHandler {
   Simulator* sim_ = nullptr;
 };
 
+// A report with the scenario's identity filled in.
+Report report_for(const Scenario& s, const RunOptions& options) {
+  Report report;
+  report.stage = s.workload.stage;
+  report.scenario_name = s.name;
+  report.scenario_origin = options.scenario_origin;
+  report.scenario = to_json(s);
+  return report;
+}
+
 bool splits_buffer_over_ranks(CollectiveOp op) {
   return op == CollectiveOp::kAllGather || op == CollectiveOp::kReduceScatter ||
          op == CollectiveOp::kAllToAll;
 }
 
-std::string cluster_summary(const Scenario& s, const InstanceSpec& instance, const GpuSpec& gpu,
-                            const Topology& topology) {
+std::string cluster_summary(const Scenario& s, const InstanceSpec& instance, const GpuSpec& gpu) {
   char text[512];
   std::snprintf(
       text, sizeof text,
       "%d x %s = %d x %s; NVLink %.1f GB/s per GPU per direction (NCCL effective), "
       "domain %d GPUs; EFA %d x %.0f Gbit/s per node; rail fat tree, oversubscription %.2g",
-      s.cluster.nodes, instance.name.c_str(), topology.gpus(), gpu.name.c_str(),
-      gpu.nvlink_links * gpu.nvlink_link_effective_bw_bytes_per_s / 1e9,
+      s.cluster.nodes, instance.name.c_str(), s.cluster.nodes * instance.gpus_per_node,
+      gpu.name.c_str(), gpu.nvlink_links * gpu.nvlink_link_effective_bw_bytes_per_s / 1e9,
       instance.nvlink_domain_gpus, instance.efa_nics, instance.efa_nic_bw_bytes_per_s * 8 / 1e9,
       s.cluster.network.oversubscription);
   return text;
@@ -92,12 +101,8 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   const int ranks = w.ranks > 0 ? w.ranks : topology.gpus();
   for (int r = 0; r < ranks; ++r) comm.gpus.push_back(r);
 
-  Report report;
-  report.stage = "collective";
-  report.scenario_name = s.name;
-  report.scenario_origin = options.scenario_origin;
-  report.scenario = to_json(s);
-  report.cluster_summary = cluster_summary(s, instance, gpu, topology);
+  Report report = report_for(s, options);
+  report.cluster_summary = cluster_summary(s, instance, gpu);
 
   CollectiveResult result;
   result.op = to_string(w.op);
@@ -231,31 +236,17 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   setup.mode = w.mode;
   setup.full_mode = w.full_mode;
   setup.trace = options.trace;
-  Report report;
+  Report report = report_for(s, options);
   TrainingStepResult step;
   try {
     step = simulate_training_step(setup);
   } catch (const Error& e) {
     if (e.code() != ExitCode::kInfeasible) throw;
     // A layout that cannot run: the report still says so (exit code 3).
-    report.stage = s.workload.stage;
-    report.scenario_name = s.name;
-    report.scenario_origin = options.scenario_origin;
-    report.scenario = to_json(s);
     report.infeasible = e.what();
     return report;
   }
-
-  report.stage = s.workload.stage;
-  report.scenario_name = s.name;
-  report.scenario_origin = options.scenario_origin;
-  report.scenario = to_json(s);
-  {
-    Simulator scratch;
-    Topology topology(instance, gpu, s.cluster.nodes, s.cluster.network, network_defaults(),
-                      scratch);
-    report.cluster_summary = cluster_summary(s, instance, gpu, topology);
-  }
+  report.cluster_summary = cluster_summary(s, instance, gpu);
   TrainingReport t;
   const Layout& l = step.layout;
   t.tp = l.tp, t.pp = l.pp, t.cp = l.cp, t.ep = l.ep, t.dp = l.dp, t.vpp = l.vpp;

@@ -418,8 +418,8 @@ TEST(CatalogMerge, WrongTypeNamesTheJsonPointer) {
 
 TEST(CatalogMerge, WrappedValueErrorPointsAtTheValue) {
   Catalog catalog = builtin();
-  const json document =
-      json::parse(R"({"gpus": [{"name": "H100-SXM", "hbm_gib": {"value": -1, "source": "user"}}]})");
+  const json document = json::parse(
+      R"({"gpus": [{"name": "H100-SXM", "hbm_gib": {"value": -1, "source": "user"}}]})");
   const Error error = error_of([&] { catalog.merge(document, "extra.json"); });
   EXPECT_EQ(error.where(), "extra.json#/gpus/0/hbm_gib/value");
   EXPECT_EQ(error.message(), "expected a positive number");
