@@ -23,12 +23,8 @@ fmsim::TrainingSetup setup(const std::string& model, int nodes, fmsim::ParallelC
   return s;
 }
 
-// scenarios/llama3-405b-pretrain-p5-16k.json: TP8 PP16 DP128, 16M tokens per step.
-void BM_Llama405bStep16kGpusSymmetric(benchmark::State& state) {
-  fmsim::ParallelConfig p;
-  p.tp = 8, p.pp = 16, p.dp = 128, p.zero = 2, p.recompute = "none";
-  p.first_stage_layers = 7, p.last_stage_layers = 7;
-  const auto s = setup("llama3-405b", 2048, p, 8192, 2048, false);
+// Simulates the step once per iteration and reports how many tasks it had.
+void run_steps(benchmark::State& state, const fmsim::TrainingSetup& s) {
   std::size_t tasks = 0;
   for (auto _ : state) {
     const auto step = fmsim::simulate_training_step(s);
@@ -37,20 +33,21 @@ void BM_Llama405bStep16kGpusSymmetric(benchmark::State& state) {
   }
   state.counters["tasks"] = static_cast<double>(tasks);
 }
+
+// scenarios/llama3-405b-pretrain-p5-16k.json: TP8 PP16 DP128, 16M tokens per step.
+void BM_Llama405bStep16kGpusSymmetric(benchmark::State& state) {
+  fmsim::ParallelConfig p;
+  p.tp = 8, p.pp = 16, p.dp = 128, p.zero = 2, p.recompute = "none";
+  p.first_stage_layers = 7, p.last_stage_layers = 7;
+  run_steps(state, setup("llama3-405b", 2048, p, 8192, 2048, false));
+}
 BENCHMARK(BM_Llama405bStep16kGpusSymmetric)->Unit(benchmark::kMillisecond);
 
 // Llama 3 8B on 8 p5 nodes, TP1 CP2 DP32, every one of the 64 ranks simulated.
 void BM_Llama8bStep64GpusFull(benchmark::State& state) {
   fmsim::ParallelConfig p;
   p.tp = 1, p.cp = 2, p.pp = 1, p.zero = 1;
-  const auto s = setup("llama3-8b", 8, p, 8192, static_cast<int>(state.range(0)), true);
-  std::size_t tasks = 0;
-  for (auto _ : state) {
-    const auto step = fmsim::simulate_training_step(s);
-    tasks = step.tasks;
-    benchmark::DoNotOptimize(step.step_s);
-  }
-  state.counters["tasks"] = static_cast<double>(tasks);
+  run_steps(state, setup("llama3-8b", 8, p, 8192, static_cast<int>(state.range(0)), true));
 }
 BENCHMARK(BM_Llama8bStep64GpusFull)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
 

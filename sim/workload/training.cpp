@@ -499,9 +499,9 @@ TrainingStepResult StepBuilder::build_and_run() {
         last_compute[gpu] = id;
         return id;
       };
-      auto add_collective = [&](const Coord& lead, const std::string& name,
-                                const std::string& category, CollectiveOp cop,
-                                const std::vector<Coord>& group, GroupMaker make, double bytes) {
+      auto add_collective = [&](const std::string& name, const std::string& category,
+                                CollectiveOp cop, const std::vector<Coord>& group, GroupMaker make,
+                                double bytes) {
         if (group.size() < 2 || bytes <= 0) return;
         Task t;
         t.name = name;
@@ -526,7 +526,6 @@ TrainingStepResult StepBuilder::build_and_run() {
         for (const Coord& c : group) {
           if (simulated(c)) prev[gpu_of(l_, c)] = id;
         }
-        (void)lead;
       };
 
       auto fsdp_gather = [&](const LayerCost& lc, const std::string& name) {
@@ -559,6 +558,35 @@ TrainingStepResult StepBuilder::build_and_run() {
         }
       };
 
+      // One collective per group of the stage (its lead rank creates it), or one compute task per
+      // simulated rank.
+      auto tp = [&](const std::string& name, CollectiveOp cop, double bytes) {
+        for (const Coord& c : stage_ranks) {
+          if (is_lead(c, true, false, false)) {
+            add_collective(name, "tp", cop, tp_group(c), &StepBuilder::tp_group, bytes);
+          }
+        }
+      };
+      auto cp = [&](const std::string& name, CollectiveOp cop, double bytes) {
+        for (const Coord& c : stage_ranks) {
+          if (is_lead(c, false, true, false)) {
+            add_collective(name, "cp", cop, cp_group(c), &StepBuilder::cp_group, bytes);
+          }
+        }
+      };
+      auto ep = [&](const std::string& name, const LayerCost& lc) {
+        if (!lc.moe) return;
+        for (const Coord& c : stage_ranks) {
+          if (c.dp % l_.ep == 0) {
+            add_collective(name, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group,
+                           lc.ep_bytes);
+          }
+        }
+      };
+      auto compute = [&](const std::string& name, double seconds) {
+        for (const Coord& c : stage_ranks) add_compute(c, name, seconds);
+      };
+
       // Backward of the last virtual stage starts with the loss gradient through the logits.
       const std::string mb = " mb" + std::to_string(op.microbatch);
       if (op.forward) {
@@ -566,57 +594,20 @@ TrainingStepResult StepBuilder::build_and_run() {
           const LayerCost& lc = costs[layer];
           const std::string ln = "L" + std::to_string(layer) + " fwd ";
           fsdp_gather(lc, ln + "param all-gather" + mb);
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, false, true, false))
-              add_collective(c, ln + "cp kv all-gather" + mb, "cp", CollectiveOp::kAllGather,
-                             cp_group(c), &StepBuilder::cp_group, lc.cp_bytes);
-          }
-          for (const Coord& c : stage_ranks)
-            add_compute(c, ln + "attention" + mb, lc.attention_fwd_s);
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
-          }
-          if (lc.moe) {
-            for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0)
-                add_collective(c, ln + "ep dispatch" + mb, "ep", CollectiveOp::kAllToAll,
-                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
-            }
-          }
-          for (const Coord& c : stage_ranks) add_compute(c, ln + "mlp" + mb, lc.mlp_fwd_s);
-          if (lc.moe) {
-            for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0)
-                add_collective(c, ln + "ep combine" + mb, "ep", CollectiveOp::kAllToAll,
-                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
-            }
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
-          }
+          tp(ln + "tp all-gather" + mb, tp_gather, lc.tp_bytes * gather_factor);
+          cp(ln + "cp kv all-gather" + mb, CollectiveOp::kAllGather, lc.cp_bytes);
+          compute(ln + "attention" + mb, lc.attention_fwd_s);
+          tp(ln + "tp reduce-scatter" + mb, tp_scatter, lc.tp_bytes);
+          tp(ln + "tp all-gather" + mb, tp_gather, lc.tp_bytes * gather_factor);
+          ep(ln + "ep dispatch" + mb, lc);
+          compute(ln + "mlp" + mb, lc.mlp_fwd_s);
+          ep(ln + "ep combine" + mb, lc);
+          tp(ln + "tp reduce-scatter" + mb, tp_scatter, lc.tp_bytes);
           end_layer();
         }
-        if (v == virtual_stages - 1) {
-          for (const Coord& c : stage_ranks) add_compute(c, "logits+loss fwd" + mb, logits_fwd_s);
-        }
+        if (v == virtual_stages - 1) compute("logits+loss fwd" + mb, logits_fwd_s);
       } else {
-        if (v == virtual_stages - 1) {
-          for (const Coord& c : stage_ranks) add_compute(c, "logits bwd" + mb, logits_bwd_s);
-        }
+        if (v == virtual_stages - 1) compute("logits bwd" + mb, logits_bwd_s);
         for (int layer = first_layer[v + 1] - 1; layer >= first_layer[v]; --layer) {
           const LayerCost& lc = costs[layer];
           const std::string ln = "L" + std::to_string(layer) + " bwd ";
@@ -624,58 +615,19 @@ TrainingStepResult StepBuilder::build_and_run() {
           if (s_.parallel.recompute == "full") {
             // The recomputed forward repeats the layer's forward TP collectives.
             for (int block = 0; block < 2; ++block) {
-              for (const Coord& c : stage_ranks) {
-                if (!is_lead(c, true, false, false)) continue;
-                add_collective(c, ln + "recompute tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                               &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
-                add_collective(c, ln + "recompute tp reduce" + mb, "tp", tp_scatter, tp_group(c),
-                               &StepBuilder::tp_group, lc.tp_bytes);
-              }
+              tp(ln + "recompute tp all-gather" + mb, tp_gather, lc.tp_bytes * gather_factor);
+              tp(ln + "recompute tp reduce" + mb, tp_scatter, lc.tp_bytes);
             }
           }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
-          }
-          if (lc.moe) {
-            for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0)
-                add_collective(c, ln + "ep combine grad" + mb, "ep", CollectiveOp::kAllToAll,
-                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
-            }
-          }
-          for (const Coord& c : stage_ranks) add_compute(c, ln + "mlp" + mb, lc.mlp_bwd_s);
-          if (lc.moe) {
-            for (const Coord& c : stage_ranks) {
-              if (c.dp % l_.ep == 0)
-                add_collective(c, ln + "ep dispatch grad" + mb, "ep", CollectiveOp::kAllToAll,
-                               ep_group(c), &StepBuilder::ep_group, lc.ep_bytes);
-            }
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp all-gather" + mb, "tp", tp_gather, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes * gather_factor);
-          }
-          for (const Coord& c : stage_ranks)
-            add_compute(c, ln + "attention" + mb, lc.attention_bwd_s);
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, false, true, false))
-              add_collective(c, ln + "cp kv reduce-scatter" + mb, "cp",
-                             CollectiveOp::kReduceScatter, cp_group(c), &StepBuilder::cp_group,
-                             lc.cp_bytes);
-          }
-          for (const Coord& c : stage_ranks) {
-            if (is_lead(c, true, false, false))
-              add_collective(c, ln + "tp reduce-scatter" + mb, "tp", tp_scatter, tp_group(c),
-                             &StepBuilder::tp_group, lc.tp_bytes);
-          }
+          tp(ln + "tp all-gather" + mb, tp_gather, lc.tp_bytes * gather_factor);
+          ep(ln + "ep combine grad" + mb, lc);
+          compute(ln + "mlp" + mb, lc.mlp_bwd_s);
+          ep(ln + "ep dispatch grad" + mb, lc);
+          tp(ln + "tp reduce-scatter" + mb, tp_scatter, lc.tp_bytes);
+          tp(ln + "tp all-gather" + mb, tp_gather, lc.tp_bytes * gather_factor);
+          compute(ln + "attention" + mb, lc.attention_bwd_s);
+          cp(ln + "cp kv reduce-scatter" + mb, CollectiveOp::kReduceScatter, lc.cp_bytes);
+          tp(ln + "tp reduce-scatter" + mb, tp_scatter, lc.tp_bytes);
           // Gradients of this layer are complete after the last micro-batch's backward: reduce
           // them over the data-parallel group on the DP stream while the backward goes on.
           if (last_microbatch || zero == 3) {
