@@ -347,6 +347,19 @@ Layout resolve_layout(const ParallelConfig& config, const BatchConfig& batch,
 // ---------------------------------------------------------------------------------------------
 // Defaults
 
+RankStrides rank_strides(const Layout& l, const std::string& order) {
+  RankStrides strides;
+  int stride = 1;
+  for (std::size_t i = 0; i < order.size(); i += 3) {
+    const std::string dim = order.substr(i, 2);
+    if (dim == "tp") strides.tp = stride, stride *= l.tp;
+    if (dim == "cp") strides.cp = stride, stride *= l.cp;
+    if (dim == "dp") strides.dp = stride, stride *= l.dp;
+    if (dim == "pp") strides.pp = stride, stride *= l.pp;
+  }
+  return strides;
+}
+
 const TrainingDefaults& TrainingDefaults::builtin() {
   static const TrainingDefaults defaults = [] {
     const auto doc = nlohmann::json::parse(embedded_file("training_defaults.json"));

@@ -87,6 +87,19 @@ struct Layout {
   int first_layer(int virtual_stage) const;
 };
 
+// A rank's coordinates, and the GPU it runs on. GPU ids follow parallelism.order, fastest first;
+// Megatron-LM's default "tp-cp-dp-pp" keeps a TP group inside one node and puts a stage's
+// replicas on consecutive nodes.
+struct RankCoord {
+  int tp = 0, cp = 0, dp = 0, pp = 0;
+};
+struct RankStrides {
+  int tp = 1, cp = 1, dp = 1, pp = 1;
+  int gpu(const RankCoord& c) const { return c.tp * tp + c.cp * cp + c.dp * dp + c.pp * pp; }
+};
+// The strides of an order such as "tp-cp-dp-pp" (validated by parse_parallel).
+RankStrides rank_strides(const Layout& layout, const std::string& order);
+
 // Checks a configuration against the model and the cluster and fills in dp and the stage split.
 // Out-of-range values (tp < 1, unknown recompute) throw fmsim::Error(kBadInput); layouts that
 // cannot run throw fmsim::Error(kInfeasible) naming `workload_pointer` + "/parallelism/<field>",

@@ -1,5 +1,6 @@
 #include "report/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -33,6 +34,81 @@ nlohmann::json row_json(const CollectiveRow& row) {
 }
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+nlohmann::json data_json(const DataReport& d) {
+  return {{"tier", d.tier},
+          {"source_tier", d.source_tier},
+          {"bytes_per_step", d.bytes_per_step},
+          {"reading_nodes", d.reading_nodes},
+          {"bytes_per_node", d.bytes_per_node},
+          {"request_bytes", d.request_bytes},
+          {"read_s", d.read_s},
+          {"first_batch_s", d.first_batch_s},
+          {"limited_by", d.limited_by},
+          {"staging_s", d.staging_s},
+          {"staging_limited_by", d.staging_limited_by}};
+}
+
+nlohmann::json checkpoint_json(const CheckpointReport& c) {
+  return {{"enabled", c.enabled},
+          {"tier", c.tier},
+          {"upload_to", c.upload_to},
+          {"mode", c.mode},
+          {"bytes", c.bytes},
+          {"bytes_per_node", c.bytes_per_node},
+          {"fixed_s", c.fixed_s},
+          {"snapshot_s", c.snapshot_s},
+          {"write_s", c.write_s},
+          {"upload_s", c.upload_s},
+          {"stall_s", c.stall_s},
+          {"restore_s", c.restore_s},
+          {"interval_s", c.interval_s},
+          {"interval_source", c.interval_source},
+          {"count", c.count},
+          {"write_limited_by", c.write_limited_by},
+          {"restore_limited_by", c.restore_limited_by}};
+}
+
+constexpr double kDay = 86400.0;
+
+nlohmann::json run_json(const TrainingReport& t) {
+  const RunReport& r = t.run;
+  nlohmann::json lost = nlohmann::json::object();
+  for (const auto& [cause, seconds] : r.lost_s) lost[cause] = seconds / kDay;
+  nlohmann::json by_class = nlohmann::json::object();
+  for (const auto& [name, per_day] : r.failures_per_day_by_class) by_class[name] = per_day;
+  nlohmann::json out = {{"steps", t.steps},
+                        {"days", t.days},
+                        {"useful_days", r.useful_s / kDay},
+                        {"gpu_hours", t.gpu_hours},
+                        {"goodput", r.goodput},
+                        {"checkpoint_overhead", r.checkpoint_overhead},
+                        {"expected_failures", r.expected_failures},
+                        {"expected_planned_interruptions", r.expected_planned},
+                        {"lost_days", lost},
+                        {"failures",
+                         {{"modelled", r.failures_modelled},
+                          {"per_day", r.failures_per_day},
+                          {"per_day_by_class", by_class},
+                          {"mtbf_hours", r.mtbf_s / 3600.0},
+                          {"replace_fraction", r.replace_fraction},
+                          {"planned_per_day", r.planned_per_day},
+                          {"spare_nodes", r.spare_nodes},
+                          {"detect_s", r.detect_s},
+                          {"restart_s", r.restart_s},
+                          {"replace_s", r.replace_s},
+                          {"provision_s", r.provision_s}}}};
+  if (r.trials > 0) {
+    out["monte_carlo"] = {{"trials", r.trials},
+                          {"seed", r.seed},
+                          {"mean_days", r.mc_mean_s / kDay},
+                          {"stdev_days", r.mc_stdev_s / kDay},
+                          {"p50_days", r.mc_p50_s / kDay},
+                          {"p90_days", r.mc_p90_s / kDay},
+                          {"p99_days", r.mc_p99_s / kDay}};
+  }
+  return out;
+}
 
 nlohmann::json training_json(const TrainingReport& t) {
   nlohmann::json exposed = nlohmann::json::object();
@@ -76,13 +152,109 @@ nlohmann::json training_json(const TrainingReport& t) {
           {"activations", t.activations / kGiB},
           {"other", t.other / kGiB}}},
         {"suggestions", t.memory_suggestions}}},
-      {"run", {{"steps", t.steps}, {"days", t.days}, {"gpu_hours", t.gpu_hours}}},
+      {"data", data_json(t.data)},
+      {"checkpoint", checkpoint_json(t.checkpoint)},
+      {"run", run_json(t)},
       {"cost",
        {{"usd", t.usd},
         {"usd_per_million_tokens", t.usd_per_million_tokens},
         {"usd_per_hour", t.usd_per_hour},
         {"price_source", t.price_source},
-        {"breakdown", {{"compute", t.usd}}}}}};
+        {"breakdown",
+         {{"compute", t.cost.compute},
+          {"spares", t.cost.spares},
+          {"fsx_lustre", t.cost.fsx_lustre},
+          {"s3_storage", t.cost.s3_storage},
+          {"s3_requests", t.cost.s3_requests}}}}}};
+}
+
+// The storage, reliability and cost section: what a planner reads to see where the time goes.
+std::string run_text(const TrainingReport& t) {
+  std::ostringstream out;
+  char line[512];
+  const DataReport& d = t.data;
+  std::snprintf(line, sizeof line,
+                "#\n# data: %.4g MB per step from %s%s on %d reading node(s); read %.3f s per "
+                "step vs %.3f s of compute -> stall %.3f s per step; limited by %s\n",
+                d.bytes_per_step / 1e6, d.tier.c_str(),
+                d.tier != d.source_tier ? (" (staged from " + d.source_tier + ")").c_str() : "",
+                d.reading_nodes, d.read_s, t.step_compute_s, t.data_stall_s,
+                d.limited_by.c_str());
+  out << line;
+  if (d.staging_s > 0) {
+    std::snprintf(line, sizeof line, "#   staging the dataset: %.2f h, limited by %s\n",
+                  d.staging_s / 3600.0, d.staging_limited_by.c_str());
+    out << line;
+  }
+  const CheckpointReport& c = t.checkpoint;
+  if (c.enabled) {
+    std::snprintf(line, sizeof line,
+                  "# checkpoint: %.4g GB (%.4g GB per node), %s to %s%s; stall %.2f s per save "
+                  "(fixed %.1f s, snapshot %.2f s, write %.1f s, upload %.1f s; %s); restore "
+                  "%.1f s (%s); every %.1f min (%s)\n",
+                  c.bytes / 1e9, c.bytes_per_node / 1e9, c.mode.c_str(), c.tier.c_str(),
+                  c.upload_to.empty() ? "" : (" then " + c.upload_to).c_str(), c.stall_s,
+                  c.fixed_s, c.snapshot_s, c.write_s, c.upload_s, c.write_limited_by.c_str(), c.restore_s,
+                  c.restore_limited_by.c_str(), c.interval_s / 60.0, c.interval_source.c_str());
+    out << line;
+  } else {
+    out << "# checkpoint: disabled\n";
+  }
+  const RunReport& r = t.run;
+  if (r.failures_modelled) {
+    std::snprintf(line, sizeof line,
+                  "# failures: %.3g per day (MTBF %.2f h; %.0f%% need a node replaced), planned "
+                  "%.3g per day, %d spare node(s)\n",
+                  r.failures_per_day, r.mtbf_s / 3600.0, 100 * r.replace_fraction,
+                  r.planned_per_day, r.spare_nodes);
+    out << line;
+  } else {
+    out << "# failures: not modelled (/cluster/reliability/enabled is false)\n";
+  }
+  if (t.steps <= 0) return out.str();
+  std::snprintf(line, sizeof line,
+                "# run: %.0f steps, %.2f days (%.2f of useful training), goodput %.1f%%, %.4g "
+                "GPU-hours, %.1f expected failures\n",
+                t.steps, t.days, r.useful_s / kDay, 100 * r.goodput, t.gpu_hours,
+                r.expected_failures);
+  out << line;
+  if (r.trials > 0) {
+    std::snprintf(line, sizeof line,
+                  "#   Monte Carlo (%d trials, seed %llu): p50 %.2f days, p90 %.2f, p99 %.2f "
+                  "(mean %.2f)\n",
+                  r.trials, r.seed, r.mc_p50_s / kDay, r.mc_p90_s / kDay, r.mc_p99_s / kDay,
+                  r.mc_mean_s / kDay);
+    out << line;
+  }
+  // Lost time, largest first: the planner's answer to "where do the days go?".
+  std::vector<std::pair<double, std::string>> lost;
+  double lost_total = 0.0;
+  for (const auto& [cause, seconds] : r.lost_s) {
+    lost.emplace_back(seconds, cause);
+    lost_total += seconds;
+  }
+  std::sort(lost.rbegin(), lost.rend());
+  if (lost_total > 0) {
+    out << "# lost time                       days   share of wall time\n";
+    for (const auto& [seconds, cause] : lost) {
+      if (seconds <= 0) continue;
+      std::snprintf(line, sizeof line, "  %-30s %7.2f   %5.1f%%\n", cause.c_str(), seconds / kDay,
+                    100 * seconds / r.wall_s);
+      out << line;
+    }
+    std::snprintf(line, sizeof line, "# dominated by %s: %.0f%% of the lost time\n",
+                  lost.front().second.c_str(), 100 * lost.front().first / lost_total);
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "# cost: $%.4g (%s, $%.2f/h for the cluster; $%.3f per million tokens)\n"
+                "#   compute $%.4g, spares $%.4g, FSx $%.4g, S3 storage $%.4g, S3 requests "
+                "$%.4g\n",
+                t.usd, t.price_source.c_str(), t.usd_per_hour, t.usd_per_million_tokens,
+                t.cost.compute, t.cost.spares, t.cost.fsx_lustre, t.cost.s3_storage,
+                t.cost.s3_requests);
+  out << line;
+  return out.str();
 }
 
 std::string training_text(const TrainingReport& t) {
@@ -118,14 +290,7 @@ std::string training_text(const TrainingReport& t) {
                 "HFU %.1f%%\n",
                 t.tokens_per_s, t.tokens_per_s_per_gpu, t.tflops_per_gpu, 100 * t.mfu, 100 * t.hfu);
   out << line;
-  if (t.steps > 0) {
-    std::snprintf(line, sizeof line,
-                  "# run: %.0f steps, %.2f days, %.4g GPU-hours, $%.4g (%s, $%.2f/h for the "
-                  "cluster; $%.3f per million tokens)\n",
-                  t.steps, t.days, t.gpu_hours, t.usd, t.price_source.c_str(), t.usd_per_hour,
-                  t.usd_per_million_tokens);
-    out << line;
-  }
+  out << run_text(t);
   return out.str();
 }
 

@@ -38,6 +38,55 @@ struct CollectiveResult {
   double avg_busbw_bytes_per_s = 0.0;  // nccl-tests' "Avg bus bandwidth"
 };
 
+// Data loading of a training step (storage/storage.h).
+struct DataReport {
+  std::string tier;            // where reads come from (the cache when one is staged)
+  std::string source_tier;     // where the dataset lives
+  double bytes_per_step = 0.0;  // all readers together
+  int reading_nodes = 0;
+  double bytes_per_node = 0.0;
+  double request_bytes = 0.0;
+  double read_s = 0.0;         // one step's read on the busiest node, alone
+  double first_batch_s = 0.0;
+  std::string limited_by;
+  double staging_s = 0.0;      // copying the dataset to the cache before training
+  std::string staging_limited_by;
+};
+
+struct CheckpointReport {
+  bool enabled = false;
+  std::string tier, upload_to, mode;
+  double bytes = 0.0, bytes_per_node = 0.0;
+  double fixed_s = 0.0, snapshot_s = 0.0, write_s = 0.0, upload_s = 0.0, stall_s = 0.0,
+         restore_s = 0.0;
+  double interval_s = 0.0;     // training time between checkpoints
+  std::string interval_source;  // "scenario", "Young/Daly" or "durability (write + upload)"
+  double count = 0.0;           // checkpoints in the run
+  std::string write_limited_by, restore_limited_by;
+};
+
+// How long the run really takes (reliability/reliability.h), seconds unless named otherwise.
+struct RunReport {
+  bool failures_modelled = false;
+  double failures_per_day = 0.0, mtbf_s = 0.0, replace_fraction = 0.0, planned_per_day = 0.0;
+  std::map<std::string, double> failures_per_day_by_class;
+  int spare_nodes = 0;
+  double detect_s = 0.0, restart_s = 0.0, replace_s = 0.0, provision_s = 0.0;
+  double useful_s = 0.0, wall_s = 0.0;
+  double goodput = 1.0, checkpoint_overhead = 0.0;
+  double expected_failures = 0.0, expected_planned = 0.0;
+  std::map<std::string, double> lost_s;  // by cause
+  // Monte-Carlo distribution of the wall time (trials 0: not run)
+  int trials = 0;
+  unsigned long long seed = 0;
+  double mc_mean_s = 0.0, mc_stdev_s = 0.0, mc_p50_s = 0.0, mc_p90_s = 0.0, mc_p99_s = 0.0;
+};
+
+struct CostReport {
+  double compute = 0.0, spares = 0.0, fsx_lustre = 0.0, s3_storage = 0.0, s3_requests = 0.0;
+  double total() const { return compute + spares + fsx_lustre + s3_storage + s3_requests; }
+};
+
 // The training stages (pretrain, sft): one simulated step and what it implies for the run.
 struct TrainingReport {
   // layout
@@ -56,11 +105,16 @@ struct TrainingReport {
   double weights = 0, grads = 0, optimizer = 0, activations = 0, other = 0, capacity = 0;
   bool fits = true;
   std::vector<std::string> memory_suggestions;
+  double step_compute_s = 0;  // the simulated step without the data stall
+  DataReport data;
+  CheckpointReport checkpoint;
   // run
   double steps = 0, days = 0, gpu_hours = 0;
+  RunReport run;
   // cost
   double usd_per_hour = 0, usd = 0, usd_per_million_tokens = 0;
   std::string price_source;
+  CostReport cost;
 
   double exposed_comm_total() const;
   double memory_total() const { return weights + grads + optimizer + activations + other; }

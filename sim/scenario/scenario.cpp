@@ -1,5 +1,6 @@
 #include "scenario/scenario.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "data/embedded.h"
 #include "error.h"
 #include "scenario/json_reader.h"
+#include "reliability/reliability.h"
 #include "suggest.h"
 
 namespace fmsim {
@@ -36,7 +38,8 @@ const std::vector<std::string>& expectations_of(const std::string& stage) {
                                                       "latency_us_max"};
   static const std::vector<std::string> training = {
       "mfu_min",         "hfu_min",  "tflops_per_gpu_min", "tokens_per_s_min",
-      "step_time_s_max", "days_max", "cost_usd_max",       "memory_gib_max"};
+      "step_time_s_max", "days_max", "cost_usd_max",       "memory_gib_max",
+      "goodput_min",     "data_stall_s_max", "usd_per_million_tokens_max"};
   return stage == "collective" ? collective : training;
 }
 
@@ -45,7 +48,170 @@ Precision parse_precision_at(JsonReader& reader, const std::string& key) {
   return name == "fp8" ? Precision::kFp8 : name == "fp16" ? Precision::kFp16 : Precision::kBf16;
 }
 
-TrainingWorkload parse_training(JsonReader& reader, const std::string& stage) {
+std::string join(const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+StorageConfig parse_storage(JsonReader reader) {
+  const StorageDefaults& defaults = StorageDefaults::builtin();
+  StorageConfig storage;
+  if (reader.has("fsx_lustre")) {
+    JsonReader fsx = reader.object("fsx_lustre");
+    storage.fsx.present = true;
+    storage.fsx.deployment =
+        fsx.choice("deployment", "PERSISTENT_2", defaults.deployment_names());
+    const FsxDeployment& deployment = *defaults.deployment(storage.fsx.deployment);
+    if (!fsx.has("capacity_tib")) {
+      throw bad_input(fsx.pointer("capacity_tib"), "missing; expected the file system's TiB");
+    }
+    storage.fsx.capacity_tib = fsx.number("capacity_tib", 0.0, 0.0, 1e6);
+    if (storage.fsx.capacity_tib < deployment.min_capacity_tib) {
+      throw bad_input(fsx.pointer("capacity_tib"),
+                      "expected at least " + format_value(deployment.min_capacity_tib) +
+                          " TiB for " + storage.fsx.deployment + ", got " +
+                          format_value(storage.fsx.capacity_tib));
+    }
+    const auto& allowed = deployment.throughput_per_tib_mbps;
+    storage.fsx.throughput_per_tib_mbps =
+        fsx.number("throughput_per_tib_mbps", allowed.front(), 0.0, 1e6);
+    if (std::find(allowed.begin(), allowed.end(), storage.fsx.throughput_per_tib_mbps) ==
+        allowed.end()) {
+      std::vector<std::string> values;
+      for (double v : allowed) values.push_back(format_value(v));
+      throw bad_input(fsx.pointer("throughput_per_tib_mbps"),
+                      "expected one of " + join(values) + " MB/s per TiB for " +
+                          storage.fsx.deployment + ", got " +
+                          format_value(storage.fsx.throughput_per_tib_mbps));
+    }
+    if (fsx.has("metadata_iops")) {
+      storage.fsx.metadata_ops_per_s = fsx.number("metadata_iops", 0.0, 1.0, 1e9);
+    }
+    storage.fsx.burst = fsx.boolean("burst", true);
+    fsx.finish();
+  }
+  // S3 needs no provisioning: it is always there; "s3": {"prefixes": N} spreads the request rate.
+  storage.s3.present = true;
+  JsonReader s3 = reader.object("s3");
+  storage.s3.prefixes = static_cast<int>(s3.integer("prefixes", 1, 1, 1 << 20));
+  s3.finish();
+  reader.finish();
+  return storage;
+}
+
+ReliabilityConfig parse_reliability(JsonReader reader) {
+  const ReliabilityDefaults& defaults = ReliabilityDefaults::builtin();
+  ReliabilityConfig r;
+  r.enabled = reader.boolean("enabled", true);
+  std::vector<std::string> classes;
+  for (const auto& c : defaults.classes) classes.push_back(c.name);
+  JsonReader rates = reader.object("rates_per_day");
+  for (const auto& name : classes) {
+    if (rates.has(name)) r.rates_per_day[name] = rates.number(name, 0.0, 0.0, 1e3);
+  }
+  rates.finish();
+  r.rate_scale = reader.number("rate_scale", 1.0, 0.0, 1e6);
+  r.spare_nodes = static_cast<int>(reader.integer("spare_nodes", 0, 0, kMaxNodes));
+  const auto minutes = [&](const char* key, std::optional<double>& out, double unit_s) {
+    if (reader.has(key)) out = reader.number(key, 0.0, 0.0, 1e7) * unit_s;
+  };
+  minutes("detect_minutes", r.detect_s, 60.0);
+  minutes("restart_minutes", r.restart_s, 60.0);
+  minutes("replace_minutes", r.replace_s, 60.0);
+  minutes("provision_minutes", r.provision_s, 60.0);
+  minutes("repair_hours", r.repair_s, 3600.0);
+  if (reader.has("planned_per_day")) r.planned_per_day = reader.number("planned_per_day", 0, 0, 1e4);
+  r.monte_carlo = reader.choice("mode", "analytic", {"analytic", "monte-carlo"}) == "monte-carlo";
+  r.trials = static_cast<int>(reader.integer("trials", 1000, 1, 1000000));
+  reader.finish();
+  return r;
+}
+
+Tier parse_tier_at(JsonReader& reader, const std::string& key, Tier fallback,
+                   const StorageConfig& storage, const std::vector<std::string>& allowed) {
+  const Tier tier = *parse_tier(reader.choice(key, to_string(fallback), allowed));
+  if (!storage.has(tier)) {
+    throw bad_input(reader.pointer(key),
+                    "the cluster has no " + to_string(tier) +
+                        "; expected a tier of /cluster/storage (add \"" + to_string(tier) +
+                        "\" there) or one of: nvme, s3");
+  }
+  return tier;
+}
+
+DataConfig parse_data(JsonReader reader, const StorageConfig& storage) {
+  const StorageDefaults& defaults = StorageDefaults::builtin();
+  DataConfig d;
+  const Tier fallback = storage.fsx.present ? Tier::kFsxLustre : Tier::kS3;
+  d.tier = parse_tier_at(reader, "tier", fallback, storage, tier_names());
+  d.raw = reader.choice("format", "tokenized", {"tokenized", "raw"}) == "raw";
+  d.bytes_per_token = reader.number(
+      "bytes_per_token", d.raw ? defaults.raw_bytes_per_token : defaults.tokenized_bytes_per_token,
+      1e-3, 1e9);
+  d.file_bytes = reader.number("file_bytes",
+                               d.raw ? defaults.raw_file_bytes : defaults.tokenized_file_bytes, 1.0,
+                               1e15);
+  d.reader_threads =
+      static_cast<int>(reader.integer("reader_threads", defaults.reader_threads, 1, 1 << 16));
+  d.prefetch_depth =
+      static_cast<int>(reader.integer("prefetch_depth", defaults.prefetch_depth, 1, 1024));
+  const std::string cache = reader.choice("cache", "none", {"none", "nvme", "host_memory"});
+  if (cache != "none") {
+    d.cache = *parse_tier(cache);
+    if (*d.cache == d.tier) {
+      throw bad_input(reader.pointer("cache"),
+                      "the data is already read from " + cache + "; expected \"none\" or a faster "
+                      "tier than /workload/data/tier");
+    }
+  }
+  d.dataset_tokens = reader.number("dataset_tokens", 0.0, 0.0, 1e18);
+  reader.finish();
+  return d;
+}
+
+CheckpointConfig parse_checkpoint(JsonReader reader, const StorageConfig& storage) {
+  const StorageDefaults& defaults = StorageDefaults::builtin();
+  CheckpointConfig c;
+  c.enabled = reader.boolean("enabled", true);
+  const Tier fallback = storage.fsx.present ? Tier::kFsxLustre : Tier::kS3;
+  c.tier = parse_tier_at(reader, "tier", fallback, storage, {"nvme", "fsx_lustre", "s3"});
+  if (reader.has("upload_to")) {
+    c.upload_to = parse_tier_at(reader, "upload_to", Tier::kS3, storage, {"fsx_lustre", "s3"});
+    if (*c.upload_to == c.tier) {
+      throw bad_input(reader.pointer("upload_to"),
+                      "expected a different tier than /workload/checkpoint/tier");
+    }
+  } else if (c.tier == Tier::kNvme) {
+    throw bad_input(reader.pointer("upload_to"),
+                    "missing: a checkpoint only on NVMe is lost with the node that holds it; "
+                    "expected \"upload_to\": \"fsx_lustre\" or \"s3\"");
+  }
+  c.async = reader.choice("mode", "async", {"sync", "async"}) == "async";
+  if (const nlohmann::json* every = reader.raw("every_minutes")) {
+    if (every->is_string() && every->get<std::string>() == "auto") {
+      c.every_s.reset();
+    } else if (every->is_number() && every->get<double>() > 0 && every->get<double>() <= 1e7) {
+      c.every_s = every->get<double>() * 60.0;
+    } else {
+      throw bad_input(reader.pointer("every_minutes"),
+                      "expected minutes > 0 or \"auto\" (the Young/Daly interval), got " +
+                          describe_value(*every));
+    }
+  }
+  c.keep = static_cast<int>(reader.integer("keep", defaults.checkpoint_keep, 1, 1 << 20));
+  reader.finish();
+  return c;
+}
+
+TrainingWorkload parse_training(JsonReader& reader, const std::string& stage,
+                                const StorageConfig& storage) {
   TrainingWorkload w;
   w.tokens = reader.number("tokens", 0.0, 0.0, 1e18);
   w.steps = reader.integer("steps", 0, 0, 1LL << 40);
@@ -74,6 +240,8 @@ TrainingWorkload parse_training(JsonReader& reader, const std::string& stage) {
     w.mode.lora_rank = static_cast<int>(lora.integer("rank", 16, 1, 1 << 16));
     lora.finish();
   }
+  w.data = parse_data(reader.object("data"), storage);
+  w.checkpoint = parse_checkpoint(reader.object("checkpoint"), storage);
   return w;
 }
 
@@ -90,9 +258,12 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
       static_cast<int>(network.integer("nodes_per_leaf", 0, 0, kMaxNodes));
   cluster.network.spines = static_cast<int>(network.integer("spines", 0, 0, 1 << 16));
   network.finish();
+  cluster.storage = parse_storage(reader.object("storage"));
+  cluster.reliability = parse_reliability(reader.object("reliability"));
 
   JsonReader pricing = reader.object("pricing");
-  cluster.pricing_model = pricing.choice("model", "on-demand", {"on-demand"});
+  cluster.pricing_model =
+      pricing.choice("model", "on-demand", {"on-demand", "reserved", "capacity-block"});
   if (pricing.has("usd_per_hour")) {
     cluster.price_usd_per_hour = pricing.number("usd_per_hour", 0.0, 0.0, 1e7);
   }
@@ -102,6 +273,13 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   }
   if (pricing.has("usd_per_gpu_hour")) {
     cluster.price_usd_per_gpu_hour = pricing.number("usd_per_gpu_hour", 0.0, 0.0, 1e6);
+  }
+  if (cluster.pricing_model != "on-demand" && !cluster.price_usd_per_hour &&
+      !cluster.price_usd_per_gpu_hour) {
+    throw bad_input(pricing.pointer("usd_per_hour"),
+                    "missing: the catalog has on-demand prices only; expected the " +
+                        cluster.pricing_model + " price as usd_per_hour (per node) or "
+                        "usd_per_gpu_hour");
   }
   pricing.finish();
   reader.finish();
@@ -223,7 +401,7 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
             return list;
           }() + ") or a model object");
     }
-    s.workload.training = parse_training(workload, stage);
+    s.workload.training = parse_training(workload, stage, s.cluster.storage);
     const GpuSpec& gpu = catalog.gpu_of(instance);
     if (s.workload.training.precision == Precision::kFp8 && gpu.fp8_flops <= 0) {
       throw bad_input("/workload/precision",
@@ -255,6 +433,33 @@ nlohmann::json to_json(const Scenario& s) {
                               {"nodes_per_leaf", s.cluster.network.nodes_per_leaf},
                               {"spines", s.cluster.network.spines}}},
                             {"pricing", {{"model", s.cluster.pricing_model}}}};
+  nlohmann::json storage = {{"s3", {{"prefixes", s.cluster.storage.s3.prefixes}}}};
+  if (s.cluster.storage.fsx.present) {
+    const FsxConfig& f = s.cluster.storage.fsx;
+    storage["fsx_lustre"] = {{"deployment", f.deployment},
+                             {"capacity_tib", f.capacity_tib},
+                             {"throughput_per_tib_mbps", f.throughput_per_tib_mbps},
+                             {"burst", f.burst}};
+    if (f.metadata_ops_per_s) storage["fsx_lustre"]["metadata_iops"] = *f.metadata_ops_per_s;
+  }
+  cluster["storage"] = storage;
+  const ReliabilityConfig& r = s.cluster.reliability;
+  nlohmann::json reliability = {{"enabled", r.enabled},
+                                {"rate_scale", r.rate_scale},
+                                {"spare_nodes", r.spare_nodes},
+                                {"mode", r.monte_carlo ? "monte-carlo" : "analytic"},
+                                {"trials", r.trials}};
+  if (!r.rates_per_day.empty()) reliability["rates_per_day"] = r.rates_per_day;
+  const auto put = [&](const char* key, const std::optional<double>& value, double unit_s) {
+    if (value) reliability[key] = *value / unit_s;
+  };
+  put("detect_minutes", r.detect_s, 60.0);
+  put("restart_minutes", r.restart_s, 60.0);
+  put("replace_minutes", r.replace_s, 60.0);
+  put("provision_minutes", r.provision_s, 60.0);
+  put("repair_hours", r.repair_s, 3600.0);
+  if (r.planned_per_day) reliability["planned_per_day"] = *r.planned_per_day;
+  cluster["reliability"] = reliability;
   if (s.cluster.price_usd_per_hour) {
     cluster["pricing"]["usd_per_hour"] = *s.cluster.price_usd_per_hour;
   }
@@ -284,6 +489,23 @@ nlohmann::json to_json(const Scenario& s) {
                 {"precision", to_string(t.precision)},
                 {"parallelism", to_json(t.parallel)},
                 {"simulation", t.full_mode ? "full" : "symmetric"}};
+    const DataConfig& d = t.data;
+    workload["data"] = {{"tier", to_string(d.tier)},
+                        {"format", d.raw ? "raw" : "tokenized"},
+                        {"bytes_per_token", d.bytes_per_token},
+                        {"file_bytes", d.file_bytes},
+                        {"reader_threads", d.reader_threads},
+                        {"prefetch_depth", d.prefetch_depth},
+                        {"cache", d.cache ? to_string(*d.cache) : "none"},
+                        {"dataset_tokens", d.dataset_tokens}};
+    const CheckpointConfig& c = t.checkpoint;
+    workload["checkpoint"] = {{"enabled", c.enabled},
+                              {"tier", to_string(c.tier)},
+                              {"mode", c.async ? "async" : "sync"},
+                              {"keep", c.keep}};
+    if (c.upload_to) workload["checkpoint"]["upload_to"] = to_string(*c.upload_to);
+    workload["checkpoint"]["every_minutes"] =
+        c.every_s ? nlohmann::json(*c.every_s / 60.0) : nlohmann::json("auto");
     if (s.workload.stage == "sft") {
       workload["method"] = t.mode.lora ? "lora" : "full";
       workload["lora"] = {{"rank", t.mode.lora_rank}};

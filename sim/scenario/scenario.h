@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,15 +15,31 @@
 #include "hardware/catalog.h"
 #include "model/model.h"
 #include "parallel/parallel.h"
+#include "storage/storage.h"
 #include "topology/topology.h"
 
 namespace fmsim {
+
+// `cluster.reliability`: failure rates (built-in: Llama 3's, sim/data/reliability.json),
+// recovery times and how the run length is estimated. Unset optionals take the built-in values.
+struct ReliabilityConfig {
+  bool enabled = true;
+  std::map<std::string, double> rates_per_day;  // failure class -> per unit (of its scope) per day
+  double rate_scale = 1.0;                      // multiplies every class's rate
+  int spare_nodes = 0;
+  std::optional<double> detect_s, restart_s, replace_s, provision_s, repair_s;
+  std::optional<double> planned_per_day;
+  bool monte_carlo = false;  // also run the seeded Monte-Carlo estimate
+  int trials = 1000;
+};
 
 struct ClusterConfig {
   std::string instance;
   int nodes = 1;
   NetworkConfig network;
-  std::string pricing_model = "on-demand";
+  StorageConfig storage;
+  ReliabilityConfig reliability;
+  std::string pricing_model = "on-demand";  // on-demand, reserved, capacity-block
   std::optional<double> price_usd_per_hour;      // per node; overrides the catalog's price
   std::optional<double> price_usd_per_gpu_hour;  // per GPU; overrides both
 };
@@ -49,6 +66,8 @@ struct TrainingWorkload {
   Precision precision = Precision::kBf16;
   TrainingMode mode;       // sft: full fine-tune or LoRA
   bool full_mode = false;  // "simulation": "full" simulates every rank, "symmetric" one per stage
+  DataConfig data;
+  CheckpointConfig checkpoint;
 };
 
 struct Workload {

@@ -5,9 +5,12 @@
 #include <map>
 
 #include "collectives/collectives.h"
+#include "cost/cost.h"
 #include "engine/simulator.h"
 #include "error.h"
 #include "execute/compute.h"
+#include "reliability/reliability.h"
+#include "storage/storage.h"
 #include "topology/topology.h"
 #include "workload/training.h"
 
@@ -219,6 +222,259 @@ void check_expectation(ExpectationResult& r, double value, bool is_min) {
   r.ok = is_min ? value >= r.limit : value <= r.limit;
 }
 
+// Who reads data each step: in Megatron-LM the first pipeline stage reads the tokens and the
+// last the labels, on tensor-parallel rank 0 (which broadcasts to its group); every
+// context-parallel rank reads whole sequences and keeps its chunk. Each reader reads its replica's
+// share of the global batch.
+DataDemand data_demand(const Layout& l, const TrainingWorkload& w, int gpus_per_node,
+                       const StorageDefaults& defaults, double run_tokens) {
+  const RankStrides strides = rank_strides(l, w.parallel.order);
+  std::map<int, double> bytes_by_node;
+  const double replica_bytes =
+      static_cast<double>(w.batch.global_batch) / l.dp * w.batch.seq_len * w.data.bytes_per_token;
+  DataDemand demand;
+  for (int dp = 0; dp < l.dp; ++dp) {
+    for (int cp = 0; cp < l.cp; ++cp) {
+      for (int pp : l.pp > 1 ? std::vector<int>{0, l.pp - 1} : std::vector<int>{0}) {
+        const int node = strides.gpu({0, cp, dp, pp}) / gpus_per_node;
+        bytes_by_node[node] += replica_bytes;
+        demand.bytes_per_step += replica_bytes;
+      }
+    }
+  }
+  demand.reading_nodes = static_cast<int>(bytes_by_node.size());
+  for (const auto& [node, bytes] : bytes_by_node) {
+    demand.bytes_per_node = std::max(demand.bytes_per_node, bytes);
+  }
+  // A request: one object or 16 MiB range from S3; from a file system one file (raw) or one
+  // sample (tokenized, read through the index as Megatron's indexed datasets do).
+  const DataConfig& d = w.data;
+  const Tier tier = d.cache ? *d.cache : d.tier;
+  if (tier == Tier::kS3) {
+    demand.request_bytes = std::min(d.file_bytes, defaults.s3_part_bytes);
+  } else if (d.raw) {
+    demand.request_bytes = d.file_bytes;
+  } else {
+    demand.request_bytes = std::min(d.file_bytes, w.batch.seq_len * d.bytes_per_token);
+  }
+  const double tokens_per_step = static_cast<double>(w.batch.global_batch) * w.batch.seq_len;
+  const double dataset_tokens = d.dataset_tokens > 0 ? d.dataset_tokens : run_tokens;
+  demand.dataset_bytes_per_node = demand.bytes_per_node * dataset_tokens / tokens_per_step;
+  return demand;
+}
+
+// Bytes a checkpoint saves: the trainable parameters' BF16 weights and optimizer state (Adam's
+// FP32 master, m and v); a LoRA run saves its adapters only.
+double checkpoint_bytes(const Scenario& s, const Layout& l) {
+  const TrainingDefaults& d = TrainingDefaults::builtin();
+  const double per_param = d.weight_bytes_per_param + d.optimizer_bytes_per_param;
+  const TrainingWorkload& w = s.workload.training;
+  if (!w.mode.lora) return count_parameters(s.model).total * per_param;
+  double adapters = 0.0;
+  for (int rank = 0; rank < l.pp; ++rank) {
+    const StageParameters p = stage_parameters(s.model, l, w.mode, rank);
+    adapters += p.adapter_non_expert * l.tp + p.adapter_expert * l.tp * l.ep;
+  }
+  return adapters * per_param;
+}
+
+std::vector<FailureClass> failure_classes(const ReliabilityConfig& r) {
+  std::vector<FailureClass> classes = ReliabilityDefaults::builtin().classes;
+  for (auto& c : classes) {
+    if (const auto it = r.rates_per_day.find(c.name); it != r.rates_per_day.end()) {
+      c.per_unit_per_day = it->second;
+      c.source = "scenario /cluster/reliability/rates_per_day/" + c.name;
+    }
+    c.per_unit_per_day *= r.rate_scale;
+  }
+  return classes;
+}
+
+RecoveryTimes recovery_times(const ReliabilityConfig& r) {
+  RecoveryTimes t = ReliabilityDefaults::builtin().recovery;
+  t.detect_s = r.detect_s.value_or(t.detect_s);
+  t.restart_s = r.restart_s.value_or(t.restart_s);
+  t.replace_with_spare_s = r.replace_s.value_or(t.replace_with_spare_s);
+  t.provision_s = r.provision_s.value_or(t.provision_s);
+  t.repair_s = r.repair_s.value_or(t.repair_s);
+  t.spare_nodes = r.spare_nodes;
+  return t;
+}
+
+// Storage, checkpoints, failures and dollars of a training run whose step was simulated.
+void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec& gpu,
+                  const Layout& l, TrainingReport& t, Report& report) {
+  const StorageDefaults& storage_defaults = StorageDefaults::builtin();
+  const TrainingWorkload& w = s.workload.training;
+  const StorageConfig& storage = s.cluster.storage;
+  const double run_tokens = t.steps * t.tokens_per_step;
+
+  // Data loading: the stall it adds to every step.
+  const DataDemand demand =
+      data_demand(l, w, instance.gpus_per_node, storage_defaults, run_tokens);
+  const DataLoadResult data = simulate_data_loading(storage, storage_defaults, instance, gpu,
+                                                    w.data, demand, t.step_compute_s);
+  t.data.tier = to_string(data.tier);
+  t.data.source_tier = to_string(w.data.tier);
+  t.data.bytes_per_step = demand.bytes_per_step;
+  t.data.reading_nodes = demand.reading_nodes;
+  t.data.bytes_per_node = demand.bytes_per_node;
+  t.data.request_bytes = demand.request_bytes;
+  t.data.read_s = data.read_s;
+  t.data.first_batch_s = data.first_batch_s;
+  t.data.limited_by = data.limited_by;
+  t.data.staging_s = data.staging_s;
+  t.data.staging_limited_by = data.staging_limited_by;
+  t.data_stall_s = data.stall_s;
+  t.step_s = t.step_compute_s + t.data_stall_s;
+
+  // Failures of the whole job.
+  const ReliabilityConfig& rc = s.cluster.reliability;
+  const ClusterCounts counts{static_cast<double>(l.gpus), static_cast<double>(s.cluster.nodes),
+                             static_cast<double>(s.cluster.nodes) * instance.efa_nics};
+  RunInputs inputs;
+  inputs.recovery = recovery_times(rc);
+  if (rc.enabled) {
+    inputs.failures = job_failure_rate(failure_classes(rc), counts);
+    inputs.planned_per_s =
+        rc.planned_per_day.value_or(ReliabilityDefaults::builtin().planned_per_day) / 86400.0;
+  }
+  RunReport& run = t.run;
+  run.failures_modelled = rc.enabled;
+  run.failures_per_day = inputs.failures.per_s * 86400.0;
+  run.mtbf_s = inputs.failures.per_s > 0 ? 1.0 / inputs.failures.per_s : 0.0;
+  run.replace_fraction = inputs.failures.replace_fraction;
+  run.planned_per_day = inputs.planned_per_s * 86400.0;
+  for (const auto& [name, per_s] : inputs.failures.per_s_by_class) {
+    run.failures_per_day_by_class[name] = per_s * 86400.0;
+  }
+  run.spare_nodes = rc.spare_nodes;
+  run.detect_s = inputs.recovery.detect_s;
+  run.restart_s = inputs.recovery.restart_s;
+  run.replace_s = inputs.recovery.replace_with_spare_s;
+  run.provision_s = inputs.recovery.provision_s;
+
+  // Checkpoints: their cost per save (simulated beside the data loader), and the interval.
+  const CheckpointConfig& cc = w.checkpoint;
+  CheckpointReport& ck = t.checkpoint;
+  ck.enabled = cc.enabled;
+  ck.tier = to_string(cc.tier);
+  ck.upload_to = cc.upload_to ? to_string(*cc.upload_to) : "";
+  ck.mode = cc.async ? "async" : "sync";
+  ck.bytes = checkpoint_bytes(s, l);
+  double interval_s = kUnbounded;
+  if (cc.enabled) {
+    const CheckpointResult c =
+        simulate_checkpoint(storage, storage_defaults, instance, gpu, s.cluster.nodes, cc, ck.bytes,
+                            w.data, demand, t.step_compute_s);
+    ck.bytes_per_node = c.bytes_per_node;
+    ck.fixed_s = c.fixed_s;
+    ck.snapshot_s = c.snapshot_s;
+    ck.write_s = c.write_s;
+    ck.upload_s = c.upload_s;
+    ck.stall_s = c.stall_s;
+    ck.restore_s = c.restore_s;
+    ck.write_limited_by = c.write_limited_by;
+    ck.restore_limited_by = c.restore_limited_by;
+    inputs.recovery.reload_s = c.restore_s;
+    // The next checkpoint cannot start before this one is durable.
+    const double durable_s = c.fixed_s + (cc.async ? c.snapshot_s + c.write_s : c.write_s) +
+                             (cc.upload_to && !cc.async ? c.upload_s : 0.0);
+    if (cc.every_s) {
+      interval_s = *cc.every_s;
+      ck.interval_source = "scenario";
+    } else if (inputs.failures.per_s > 0) {
+      interval_s = young_daly_interval_s(ck.stall_s, inputs.failures.mtbf_s());
+      ck.interval_source = "Young/Daly sqrt(2 x stall x MTBF)";
+    } else {
+      interval_s = 3600.0;
+      ck.interval_source = "hourly (no failures modelled)";
+    }
+    if (interval_s < durable_s) {
+      interval_s = durable_s;
+      ck.interval_source = "time to make a checkpoint durable (longer than " +
+                           std::string(cc.every_s ? "the scenario's" : "the Young/Daly") +
+                           " interval)";
+    }
+    interval_s = std::max(interval_s, t.step_s);  // checkpoints are taken between steps
+    ck.interval_s = interval_s;
+  } else {
+    ck.interval_source = "checkpoints disabled";
+  }
+
+  if (t.steps <= 0) return;
+  inputs.useful_s = t.steps * t.step_s;
+  inputs.interval_s = cc.enabled ? interval_s : inputs.useful_s;
+  inputs.checkpoint_stall_s = cc.enabled ? ck.stall_s : 0.0;
+  if (!cc.enabled) inputs.recovery.reload_s = 0.0;
+  ck.count = cc.enabled ? std::ceil(inputs.useful_s / inputs.interval_s) : 0.0;
+  const RunEstimate estimate = expected_run(inputs);
+  const double setup_s = t.data.staging_s + t.data.first_batch_s;
+  // Goodput counts only the steps' own work as useful: data stalls are lost time too.
+  run.useful_s = t.steps * t.step_compute_s;
+  run.wall_s = estimate.wall_s + setup_s;
+  run.goodput = run.useful_s / run.wall_s;
+  run.checkpoint_overhead = estimate.checkpoint_s / run.wall_s;
+  run.expected_failures = estimate.expected_failures;
+  run.expected_planned = estimate.expected_planned;
+  run.lost_s = {{"checkpoint stalls", estimate.checkpoint_s},
+                {"rework after failures", estimate.rework_s},
+                {"failure detection", estimate.detect_s},
+                {"node replacement", estimate.replace_s},
+                {"restarts", estimate.restart_s},
+                {"checkpoint reloads", estimate.reload_s},
+                {"planned interruptions", estimate.planned_s},
+                {"data stalls", t.steps * t.data_stall_s},
+                {"dataset staging and first batch", setup_s}};
+  if (rc.monte_carlo) {
+    const MonteCarloResult mc = monte_carlo_run(inputs, rc.trials, s.seed);
+    run.trials = mc.trials;
+    run.seed = mc.seed;
+    run.mc_mean_s = mc.mean_wall_s + setup_s;
+    run.mc_stdev_s = mc.stdev_wall_s;
+    run.mc_p50_s = mc.p50_wall_s + setup_s;
+    run.mc_p90_s = mc.p90_wall_s + setup_s;
+    run.mc_p99_s = mc.p99_wall_s + setup_s;
+  }
+  t.days = run.wall_s / 86400.0;
+  t.gpu_hours = run.wall_s / 3600.0 * l.gpus;
+
+  // Dollars.
+  CostInputs cost;
+  cost.wall_s = run.wall_s;
+  cost.cluster_usd_per_hour = t.usd_per_hour;
+  cost.node_usd_per_hour = s.cluster.nodes > 0 ? t.usd_per_hour / s.cluster.nodes : 0.0;
+  cost.spare_nodes = rc.spare_nodes;
+  cost.fsx = storage.fsx;
+  const double part = storage_defaults.s3_part_bytes;
+  if (cc.enabled) {
+    const bool to_s3 = cc.tier == Tier::kS3 || (cc.upload_to && *cc.upload_to == Tier::kS3);
+    const bool from_s3 = (cc.upload_to ? *cc.upload_to : cc.tier) == Tier::kS3;
+    const double parts = std::ceil(ck.bytes_per_node / part) * s.cluster.nodes;
+    if (to_s3) {
+      cost.s3_stored_bytes += cc.keep * ck.bytes;
+      cost.s3_puts += ck.count * parts;
+    }
+    if (from_s3) cost.s3_gets += (run.expected_failures + run.expected_planned) * parts;
+  }
+  const double dataset_tokens = w.data.dataset_tokens > 0 ? w.data.dataset_tokens : run_tokens;
+  if (w.data.tier == Tier::kS3) {
+    cost.s3_stored_bytes += dataset_tokens * w.data.bytes_per_token;
+    if (w.data.cache) {
+      cost.s3_gets += demand.dataset_bytes_per_node * demand.reading_nodes /
+                      std::min(w.data.file_bytes, part);
+    } else {
+      cost.s3_gets += t.steps * demand.bytes_per_step / demand.request_bytes;
+    }
+  }
+  const CostBreakdown dollars = run_cost(cost, storage_defaults);
+  t.cost = {dollars.compute, dollars.spares, dollars.fsx_lustre, dollars.s3_storage,
+            dollars.s3_requests};
+  t.usd = dollars.total();
+  t.usd_per_million_tokens = run_tokens > 0 ? t.usd / (run_tokens / 1e6) : 0.0;
+  (void)report;
+}
+
 Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions& options) {
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
   const GpuSpec& gpu = catalog.gpu_of(instance);
@@ -266,35 +522,36 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
     report.training = std::move(t);
     return report;
   }
+  t.step_compute_s = step.step_s;
   t.step_s = step.step_s;
   t.compute_s = step.compute_s;
   t.exposed_comm_s = step.exposed_comm_s;
   t.bubble_s = step.bubble_s;
   t.optimizer_s = step.optimizer_s;
   t.tokens_per_step = step.tokens_per_step;
-  t.tokens_per_s = step.tokens_per_step / step.step_s;
-  t.tokens_per_s_per_gpu = t.tokens_per_s / l.gpus;
-  t.tflops_per_gpu = step.model_flops_per_step / step.step_s / l.gpus / 1e12;
-  const double peak = peak_flops(gpu, w.precision);
-  t.mfu = step.model_flops_per_step / (step.step_s * l.gpus * peak);
-  t.hfu = step.hardware_flops_per_step / (step.step_s * l.gpus * peak);
   t.steps = w.steps > 0 ? static_cast<double>(w.steps)
                         : (w.tokens > 0 ? std::ceil(w.tokens / step.tokens_per_step) : 0.0);
-  const double hours = t.steps * step.step_s / 3600.0;
-  t.days = hours / 24.0;
-  t.gpu_hours = hours * l.gpus;
   t.usd_per_hour = cluster_price_per_hour(s, instance, t.price_source);
-  t.usd = t.usd_per_hour * hours;
-  const double tokens = t.steps * step.tokens_per_step;
-  t.usd_per_million_tokens = tokens > 0 ? t.usd / (tokens / 1e6) : 0.0;
+  try {
+    estimate_run(s, instance, gpu, l, t, report);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kInfeasible) throw;
+    report.infeasible = e.what();
+    report.training = std::move(t);
+    return report;
+  }
+  // Throughput over the whole step, data stall included.
+  t.tokens_per_s = step.tokens_per_step / t.step_s;
+  t.tokens_per_s_per_gpu = t.tokens_per_s / l.gpus;
+  t.tflops_per_gpu = step.model_flops_per_step / t.step_s / l.gpus / 1e12;
+  const double peak = peak_flops(gpu, w.precision);
+  t.mfu = step.model_flops_per_step / (t.step_s * l.gpus * peak);
+  t.hfu = step.hardware_flops_per_step / (t.step_s * l.gpus * peak);
   if (t.usd_per_hour == 0.0) {
     report.notes.push_back(t.price_source +
                            ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
   }
   if (t.steps == 0) report.notes.push_back("no tokens or steps given: one step reported");
-  report.notes.push_back(
-      "storage, data loading, checkpoints and failures are not simulated yet "
-      "(issue 5): days assume no stalls and no interruptions");
 
   for (const auto& e : s.expect) {
     ExpectationResult r{e.name, e.limit, 0.0, true};
@@ -305,6 +562,11 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
     if (e.name == "step_time_s_max") check_expectation(r, t.step_s, false);
     if (e.name == "days_max") check_expectation(r, t.days, false);
     if (e.name == "cost_usd_max") check_expectation(r, t.usd, false);
+    if (e.name == "goodput_min") check_expectation(r, t.run.goodput, true);
+    if (e.name == "data_stall_s_max") check_expectation(r, t.data_stall_s, false);
+    if (e.name == "usd_per_million_tokens_max") {
+      check_expectation(r, t.usd_per_million_tokens, false);
+    }
     if (e.name == "memory_gib_max") {
       check_expectation(r, t.memory_total() / (1024.0 * 1024.0 * 1024.0), false);
     }

@@ -23,28 +23,7 @@ namespace {
 
 constexpr double kActivationBytes = 2.0;  // activations and their gradients travel in BF16
 
-// A rank's coordinates. GPU ids follow parallelism.order, fastest first; Megatron-LM's default
-// "tp-cp-dp-pp" keeps a TP group inside one node and puts a stage's replicas on consecutive nodes.
-struct Coord {
-  int tp = 0, cp = 0, dp = 0, pp = 0;
-};
-
-// The rank order of the scenario ("tp-cp-dp-pp" and so on, fastest first) as strides.
-struct RankOrder {
-  int tp = 1, cp = 1, dp = 1, pp = 1;
-};
-RankOrder rank_order(const Layout& l, const std::string& order) {
-  RankOrder strides;
-  int stride = 1;
-  for (std::size_t i = 0; i < order.size(); i += 3) {
-    const std::string dim = order.substr(i, 2);
-    if (dim == "tp") strides.tp = stride, stride *= l.tp;
-    if (dim == "cp") strides.cp = stride, stride *= l.cp;
-    if (dim == "dp") strides.dp = stride, stride *= l.dp;
-    if (dim == "pp") strides.pp = stride, stride *= l.pp;
-  }
-  return strides;
-}
+using Coord = RankCoord;
 
 // One entry of a stage's pipeline schedule.
 struct ScheduleOp {
@@ -107,14 +86,12 @@ class StepBuilder {
         topology_(topology),
         collectives_(topology, sim, NcclTuning::builtin(), {}),
         compute_(ComputeDefaults::builtin()),
-        order_(rank_order(layout, setup.parallel.order)) {}
+        order_(rank_strides(layout, setup.parallel.order)) {}
 
   TrainingStepResult build_and_run();
 
  private:
-  int gpu_of(const Layout& /*layout*/, const Coord& c) const {
-    return c.tp * order_.tp + c.cp * order_.cp + c.dp * order_.dp + c.pp * order_.pp;
-  }
+  int gpu_of(const Layout& /*layout*/, const Coord& c) const { return order_.gpu(c); }
   LayerCost layer_cost(int layer) const;
   ResourceId sm_of(int gpu);
   ActivitySpec compute_activity(int gpu, double seconds);
@@ -136,7 +113,7 @@ class StepBuilder {
   const Topology& topology_;
   CollectiveModel collectives_;
   const ComputeDefaults& compute_;
-  RankOrder order_;
+  RankStrides order_;
   std::map<int, ResourceId> sm_;
   std::map<std::tuple<int, std::vector<int>, int, int>, std::vector<Use>> merged_uses_;
 };
