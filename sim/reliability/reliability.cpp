@@ -381,7 +381,7 @@ const ReliabilityDefaults& ReliabilityDefaults::builtin() {
     }
 
     source_of(doc.at("planned"));
-    d.planned_per_day = d.reference.planned / d.reference.days;
+    d.planned_per_node_day = d.reference.planned / (d.reference.nodes * d.reference.days);
 
     const auto& recovery = doc.at("recovery");
     const auto value = [&](const char* key) {

@@ -91,7 +91,7 @@ struct ReliabilityReference {
 // (sim/data/reliability.json). recovery.reload_s is 0 and spare_nodes 0: the caller sets them.
 struct ReliabilityDefaults {
   std::vector<FailureClass> classes;
-  double planned_per_day = 0.0;  // planned interruptions per job-day
+  double planned_per_node_day = 0.0;  // planned interruptions per node-day
   RecoveryTimes recovery;
   ReliabilityReference reference;
   static const ReliabilityDefaults& builtin();

@@ -178,8 +178,7 @@ std::string run_text(const TrainingReport& t) {
                 "step vs %.3f s of compute -> stall %.3f s per step; limited by %s\n",
                 d.bytes_per_step / 1e6, d.tier.c_str(),
                 d.tier != d.source_tier ? (" (staged from " + d.source_tier + ")").c_str() : "",
-                d.reading_nodes, d.read_s, t.step_compute_s, t.data_stall_s,
-                d.limited_by.c_str());
+                d.reading_nodes, d.read_s, t.step_compute_s, t.data_stall_s, d.limited_by.c_str());
   out << line;
   if (d.staging_s > 0) {
     std::snprintf(line, sizeof line, "#   staging the dataset: %.2f h, limited by %s\n",
@@ -193,8 +192,8 @@ std::string run_text(const TrainingReport& t) {
                   "(fixed %.1f s, snapshot %.2f s, write %.1f s, upload %.1f s; %s); restore "
                   "%.1f s (%s); every %.1f min (%s)\n",
                   c.bytes / 1e9, c.bytes_per_node / 1e9, c.mode.c_str(), c.tier.c_str(),
-                  c.upload_to.empty() ? "" : (" then " + c.upload_to).c_str(), c.stall_s,
-                  c.fixed_s, c.snapshot_s, c.write_s, c.upload_s, c.write_limited_by.c_str(), c.restore_s,
+                  c.upload_to.empty() ? "" : (" then " + c.upload_to).c_str(), c.stall_s, c.fixed_s,
+                  c.snapshot_s, c.write_s, c.upload_s, c.write_limited_by.c_str(), c.restore_s,
                   c.restore_limited_by.c_str(), c.interval_s / 60.0, c.interval_source.c_str());
     out << line;
   } else {

@@ -40,16 +40,16 @@ struct CollectiveResult {
 
 // Data loading of a training step (storage/storage.h).
 struct DataReport {
-  std::string tier;            // where reads come from (the cache when one is staged)
-  std::string source_tier;     // where the dataset lives
+  std::string tier;             // where reads come from (the cache when one is staged)
+  std::string source_tier;      // where the dataset lives
   double bytes_per_step = 0.0;  // all readers together
   int reading_nodes = 0;
   double bytes_per_node = 0.0;
   double request_bytes = 0.0;
-  double read_s = 0.0;         // one step's read on the busiest node, alone
+  double read_s = 0.0;  // one step's read on the busiest node, alone
   double first_batch_s = 0.0;
   std::string limited_by;
-  double staging_s = 0.0;      // copying the dataset to the cache before training
+  double staging_s = 0.0;  // copying the dataset to the cache before training
   std::string staging_limited_by;
 };
 
@@ -59,7 +59,7 @@ struct CheckpointReport {
   double bytes = 0.0, bytes_per_node = 0.0;
   double fixed_s = 0.0, snapshot_s = 0.0, write_s = 0.0, upload_s = 0.0, stall_s = 0.0,
          restore_s = 0.0;
-  double interval_s = 0.0;     // training time between checkpoints
+  double interval_s = 0.0;      // training time between checkpoints
   std::string interval_source;  // "scenario", "Young/Daly" or "durability (write + upload)"
   double count = 0.0;           // checkpoints in the run
   std::string write_limited_by, restore_limited_by;

@@ -9,8 +9,8 @@
 
 #include "data/embedded.h"
 #include "error.h"
-#include "scenario/json_reader.h"
 #include "reliability/reliability.h"
+#include "scenario/json_reader.h"
 #include "suggest.h"
 
 namespace fmsim {
@@ -36,10 +36,17 @@ const std::vector<std::string>& stage_names() {
 const std::vector<std::string>& expectations_of(const std::string& stage) {
   static const std::vector<std::string> collective = {"busbw_gbps_min", "algbw_gbps_min",
                                                       "latency_us_max"};
-  static const std::vector<std::string> training = {
-      "mfu_min",         "hfu_min",  "tflops_per_gpu_min", "tokens_per_s_min",
-      "step_time_s_max", "days_max", "cost_usd_max",       "memory_gib_max",
-      "goodput_min",     "data_stall_s_max", "usd_per_million_tokens_max"};
+  static const std::vector<std::string> training = {"mfu_min",
+                                                    "hfu_min",
+                                                    "tflops_per_gpu_min",
+                                                    "tokens_per_s_min",
+                                                    "step_time_s_max",
+                                                    "days_max",
+                                                    "cost_usd_max",
+                                                    "memory_gib_max",
+                                                    "goodput_min",
+                                                    "data_stall_s_max",
+                                                    "usd_per_million_tokens_max"};
   return stage == "collective" ? collective : training;
 }
 
@@ -66,8 +73,7 @@ StorageConfig parse_storage(JsonReader reader) {
   if (reader.has("fsx_lustre")) {
     JsonReader fsx = reader.object("fsx_lustre");
     storage.fsx.present = true;
-    storage.fsx.deployment =
-        fsx.choice("deployment", "PERSISTENT_2", defaults.deployment_names());
+    storage.fsx.deployment = fsx.choice("deployment", "PERSISTENT_2", defaults.deployment_names());
     const FsxDeployment& deployment = *defaults.deployment(storage.fsx.deployment);
     if (!fsx.has("capacity_tib")) {
       throw bad_input(fsx.pointer("capacity_tib"), "missing; expected the file system's TiB");
@@ -127,7 +133,8 @@ ReliabilityConfig parse_reliability(JsonReader reader) {
   minutes("replace_minutes", r.replace_s, 60.0);
   minutes("provision_minutes", r.provision_s, 60.0);
   minutes("repair_hours", r.repair_s, 3600.0);
-  if (reader.has("planned_per_day")) r.planned_per_day = reader.number("planned_per_day", 0, 0, 1e4);
+  if (reader.has("planned_per_day"))
+    r.planned_per_day = reader.number("planned_per_day", 0, 0, 1e4);
   r.monte_carlo = reader.choice("mode", "analytic", {"analytic", "monte-carlo"}) == "monte-carlo";
   r.trials = static_cast<int>(reader.integer("trials", 1000, 1, 1000000));
   reader.finish();
@@ -138,10 +145,9 @@ Tier parse_tier_at(JsonReader& reader, const std::string& key, Tier fallback,
                    const StorageConfig& storage, const std::vector<std::string>& allowed) {
   const Tier tier = *parse_tier(reader.choice(key, to_string(fallback), allowed));
   if (!storage.has(tier)) {
-    throw bad_input(reader.pointer(key),
-                    "the cluster has no " + to_string(tier) +
-                        "; expected a tier of /cluster/storage (add \"" + to_string(tier) +
-                        "\" there) or one of: nvme, s3");
+    throw bad_input(reader.pointer(key), "the cluster has no " + to_string(tier) +
+                                             "; expected a tier of /cluster/storage (add \"" +
+                                             to_string(tier) + "\" there) or one of: nvme, s3");
   }
   return tier;
 }
@@ -155,9 +161,8 @@ DataConfig parse_data(JsonReader reader, const StorageConfig& storage) {
   d.bytes_per_token = reader.number(
       "bytes_per_token", d.raw ? defaults.raw_bytes_per_token : defaults.tokenized_bytes_per_token,
       1e-3, 1e9);
-  d.file_bytes = reader.number("file_bytes",
-                               d.raw ? defaults.raw_file_bytes : defaults.tokenized_file_bytes, 1.0,
-                               1e15);
+  d.file_bytes = reader.number(
+      "file_bytes", d.raw ? defaults.raw_file_bytes : defaults.tokenized_file_bytes, 1.0, 1e15);
   d.reader_threads =
       static_cast<int>(reader.integer("reader_threads", defaults.reader_threads, 1, 1 << 16));
   d.prefetch_depth =
@@ -166,9 +171,9 @@ DataConfig parse_data(JsonReader reader, const StorageConfig& storage) {
   if (cache != "none") {
     d.cache = *parse_tier(cache);
     if (*d.cache == d.tier) {
-      throw bad_input(reader.pointer("cache"),
-                      "the data is already read from " + cache + "; expected \"none\" or a faster "
-                      "tier than /workload/data/tier");
+      throw bad_input(reader.pointer("cache"), "the data is already read from " + cache +
+                                                   "; expected \"none\" or a faster "
+                                                   "tier than /workload/data/tier");
     }
   }
   d.dataset_tokens = reader.number("dataset_tokens", 0.0, 0.0, 1e18);
@@ -278,7 +283,8 @@ ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
       !cluster.price_usd_per_gpu_hour) {
     throw bad_input(pricing.pointer("usd_per_hour"),
                     "missing: the catalog has on-demand prices only; expected the " +
-                        cluster.pricing_model + " price as usd_per_hour (per node) or "
+                        cluster.pricing_model +
+                        " price as usd_per_hour (per node) or "
                         "usd_per_gpu_hour");
   }
   pricing.finish();

@@ -39,7 +39,7 @@ struct ClusterConfig {
   NetworkConfig network;
   StorageConfig storage;
   ReliabilityConfig reliability;
-  std::string pricing_model = "on-demand";  // on-demand, reserved, capacity-block
+  std::string pricing_model = "on-demand";       // on-demand, reserved, capacity-block
   std::optional<double> price_usd_per_hour;      // per node; overrides the catalog's price
   std::optional<double> price_usd_per_gpu_hour;  // per GPU; overrides both
 };

@@ -199,10 +199,10 @@ StorageSystem::StorageSystem(const StorageConfig& config, const StorageDefaults&
     : config_(config), defaults_(defaults), sim_(sim) {
   if (config.fsx.present) {
     fsx_baseline_ = config.fsx.capacity_tib * config.fsx.throughput_per_tib_mbps * kMB;
-    fsx_burst_ = config.fsx.capacity_tib *
-                 defaults.fsx_burst_per_tib_mbps(config.fsx.deployment,
-                                                 config.fsx.throughput_per_tib_mbps) *
-                 kMB;
+    fsx_burst_ =
+        config.fsx.capacity_tib *
+        defaults.fsx_burst_per_tib_mbps(config.fsx.deployment, config.fsx.throughput_per_tib_mbps) *
+        kMB;
     const double capacity = fsx_burst && config.fsx.burst ? fsx_burst_ : fsx_baseline_;
     fsx_ = add("fsx_lustre.throughput", capacity,
                std::string("FSx for Lustre throughput (") + format_rate(capacity) +
@@ -225,7 +225,8 @@ StorageSystem::StorageSystem(const StorageConfig& config, const StorageDefaults&
   const double nvme_read = instance.nvme_drives * defaults.nvme_read_bw_per_drive_bytes_per_s;
   const double nvme_write = instance.nvme_drives * defaults.nvme_write_bw_per_drive_bytes_per_s;
   if (nvme_read > 0) {
-    nvme_read_ = add("node.nvme_read", nvme_read, "node NVMe read (" + format_rate(nvme_read) + ")");
+    nvme_read_ =
+        add("node.nvme_read", nvme_read, "node NVMe read (" + format_rate(nvme_read) + ")");
     nvme_write_ =
         add("node.nvme_write", nvme_write, "node NVMe write (" + format_rate(nvme_write) + ")");
   }
@@ -323,9 +324,9 @@ ActivitySpec StorageSystem::write(Tier tier, double bytes, int threads, int copi
     case Tier::kS3:
       if (s3_put_ == kNoResource) throw std::invalid_argument("cluster has no S3");
       spec.uses = {{frontend_out_, 1.0}, {s3_put_, n / defaults_.s3_part_bytes}};
-      spec.bound = threads_bound(threads, defaults_.s3_part_bytes,
-                                 defaults_.s3_first_byte_latency_s,
-                                 defaults_.s3_upload_connection_bw_bytes_per_s);
+      spec.bound =
+          threads_bound(threads, defaults_.s3_part_bytes, defaults_.s3_first_byte_latency_s,
+                        defaults_.s3_upload_connection_bw_bytes_per_s);
       break;
     case Tier::kHostMemory:
       spec.uses = {{pcie_, 1.0}};
@@ -530,10 +531,10 @@ SteadyState run_steady(const StorageConfig& storage, const StorageDefaults& defa
     const ActivityId id = sim.start(system.read(tier, pattern, demand.reading_nodes));
     sim.step();  // the solve at time 0 sets its rate
     const ResourceId b = sim.bottleneck(id);
-    out.limited_by = b == kNoResource ? "reader threads: request latency (" +
-                                            std::to_string(data.reader_threads) +
-                                            " threads per node)"
-                                      : system.describe(b);
+    out.limited_by = b == kNoResource
+                         ? "reader threads: request latency (" +
+                               std::to_string(data.reader_threads) + " threads per node)"
+                         : system.describe(b);
     sim.run();
     out.read_s = sim.now();
   }
@@ -554,8 +555,8 @@ void check_cache_fits(const DataConfig& data, const DataDemand& demand,
                       const InstanceSpec& instance, const StorageDefaults& defaults) {
   if (!data.cache) return;
   const bool nvme = *data.cache == Tier::kNvme;
-  const double room = nvme ? instance.nvme_bytes
-                           : instance.host_memory_bytes * defaults.host_cache_fraction;
+  const double room =
+      nvme ? instance.nvme_bytes : instance.host_memory_bytes * defaults.host_cache_fraction;
   if (demand.dataset_bytes_per_node <= room) return;
   char text[256];
   std::snprintf(text, sizeof text,
@@ -657,9 +658,9 @@ CheckpointResult simulate_checkpoint(const StorageConfig& storage, const Storage
   const Tier read_tier = reading_tier(data);
   const int warmup = steady_steps(data.prefetch_depth);
   const int steps = warmup + 1;
-  LoaderPipeline pipeline(sim, system.read(read_tier, step_read(data, demand, defaults),
-                                           demand.reading_nodes),
-                          data.prefetch_depth, step_compute_s, steps);
+  LoaderPipeline pipeline(
+      sim, system.read(read_tier, step_read(data, demand, defaults), demand.reading_nodes),
+      data.prefetch_depth, step_compute_s, steps);
   const ActivitySpec first_write =
       system.write(checkpoint.tier, result.bytes_per_node, threads, nodes);
   std::vector<ActivitySpec> background;
@@ -734,8 +735,8 @@ CheckpointResult simulate_checkpoint(const StorageConfig& storage, const Storage
     const double local_s = timed_read(Tier::kNvme, nodes, local_limit);
     const double remote_s = timed_read(durable_tier, 1, remote_limit);
     result.restore_s = std::max(local_s, remote_s);
-    result.restore_limited_by = remote_s >= local_s ? remote_limit + " (replacement node)"
-                                                    : local_limit;
+    result.restore_limited_by =
+        remote_s >= local_s ? remote_limit + " (replacement node)" : local_limit;
   } else {
     result.restore_s = timed_read(durable_tier, nodes, result.restore_limited_by);
   }

@@ -33,9 +33,10 @@
 // optimizer state) bytes, sharded evenly over the nodes (fully parallel save). Every save first
 // pays a fixed coordination and staging time (storage.json save_fixed_s, measured by PyTorch for
 // DCP). Synchronous: training then stops for the write. Asynchronous: training stops for the
-// snapshot (GPU to host over PCIe), then the upload runs beside the following steps and slows them only where it takes
-// bandwidth the data loader needs (same tier, same node path): the extra data stall it causes is
-// simulated, not assumed. A restore reads the checkpoint back from the durable tier.
+// snapshot (GPU to host over PCIe), then the upload runs beside the following steps and slows them
+// only where it takes bandwidth the data loader needs (same tier, same node path): the extra data
+// stall it causes is simulated, not assumed. A restore reads the checkpoint back from the durable
+// tier.
 #pragma once
 
 #include <optional>
@@ -48,7 +49,7 @@
 namespace fmsim {
 
 enum class Tier { kNvme, kFsxLustre, kS3, kHostMemory };
-std::string to_string(Tier tier);                       // "nvme", "fsx_lustre", "s3", "host_memory"
+std::string to_string(Tier tier);  // "nvme", "fsx_lustre", "s3", "host_memory"
 std::optional<Tier> parse_tier(const std::string& name);
 const std::vector<std::string>& tier_names();
 // Tiers that survive the loss of a node (FSx, S3).
@@ -59,7 +60,7 @@ struct FsxConfig {
   bool present = false;
   std::string deployment = "PERSISTENT_2";
   double capacity_tib = 0.0;
-  double throughput_per_tib_mbps = 0.0;  // MB/s (1e6 bytes/s) per TiB, one of the deployment's
+  double throughput_per_tib_mbps = 0.0;      // MB/s (1e6 bytes/s) per TiB, one of the deployment's
   std::optional<double> metadata_ops_per_s;  // else the automatic mode for the capacity
   bool burst = true;                         // use burst credits when the demand allows
 };
@@ -75,7 +76,7 @@ struct StorageConfig {
 
 // Constants of sim/data/storage.json in SI units.
 struct FsxDeployment {
-  std::vector<double> throughput_per_tib_mbps;  // allowed values
+  std::vector<double> throughput_per_tib_mbps;                // allowed values
   std::vector<std::pair<double, double>> burst_per_tib_mbps;  // (throughput per TiB, burst)
   double min_capacity_tib = 0.0;
   std::vector<std::pair<double, double>> price_usd_per_gb_month;  // (throughput per TiB, price)
@@ -172,26 +173,26 @@ struct DataConfig {
   double file_bytes = 0.0;
   int reader_threads = 0;
   int prefetch_depth = 0;
-  std::optional<Tier> cache;  // kNvme or kHostMemory: the dataset is staged there first
+  std::optional<Tier> cache;    // kNvme or kHostMemory: the dataset is staged there first
   double dataset_tokens = 0.0;  // 0: the tokens of the run (one epoch)
 };
 
 // Who reads what each step (from the training layout).
 struct DataDemand {
-  double bytes_per_step = 0.0;       // all reading nodes together
-  int reading_nodes = 1;             // nodes that host a reading rank
-  double bytes_per_node = 0.0;       // the busiest reading node, per step
-  double request_bytes = 0.0;        // bytes per read request
+  double bytes_per_step = 0.0;          // all reading nodes together
+  int reading_nodes = 1;                // nodes that host a reading rank
+  double bytes_per_node = 0.0;          // the busiest reading node, per step
+  double request_bytes = 0.0;           // bytes per read request
   double dataset_bytes_per_node = 0.0;  // for staging to a cache
 };
 
 struct DataLoadResult {
-  Tier tier = Tier::kS3;          // the tier reads come from (the cache when staged)
-  double read_s = 0.0;            // one node's read of one step's data, alone
-  double stall_s = 0.0;           // steady-state stall per step
-  double first_batch_s = 0.0;     // wait for the very first batch
-  std::string limited_by;         // the resource (or "reader threads: request latency")
-  double staging_s = 0.0;         // copying the dataset to the cache before training
+  Tier tier = Tier::kS3;       // the tier reads come from (the cache when staged)
+  double read_s = 0.0;         // one node's read of one step's data, alone
+  double stall_s = 0.0;        // steady-state stall per step
+  double first_batch_s = 0.0;  // wait for the very first batch
+  std::string limited_by;      // the resource (or "reader threads: request latency")
+  double staging_s = 0.0;      // copying the dataset to the cache before training
   std::string staging_limited_by;
 };
 
@@ -206,21 +207,21 @@ DataLoadResult simulate_data_loading(const StorageConfig& storage, const Storage
 struct CheckpointConfig {
   bool enabled = true;
   Tier tier = Tier::kFsxLustre;
-  std::optional<Tier> upload_to;   // a second, durable tier written from the first in background
-  bool async = true;               // snapshot to host memory, then write in background
-  std::optional<double> every_s;   // training time between checkpoints; empty: Young/Daly
+  std::optional<Tier> upload_to;  // a second, durable tier written from the first in background
+  bool async = true;              // snapshot to host memory, then write in background
+  std::optional<double> every_s;  // training time between checkpoints; empty: Young/Daly
   int keep = 0;
 };
 
 struct CheckpointResult {
-  double bytes = 0.0;           // whole checkpoint
+  double bytes = 0.0;  // whole checkpoint
   double bytes_per_node = 0.0;
-  double fixed_s = 0.0;         // coordination and staging before training resumes
-  double snapshot_s = 0.0;      // GPU -> host (async)
-  double write_s = 0.0;         // first tier write (all nodes at once)
-  double upload_s = 0.0;        // background write to upload_to (async or tiered), 0 if none
-  double stall_s = 0.0;         // what training loses per checkpoint (Young/Daly's delta)
-  double restore_s = 0.0;       // reading it back after a failure
+  double fixed_s = 0.0;     // coordination and staging before training resumes
+  double snapshot_s = 0.0;  // GPU -> host (async)
+  double write_s = 0.0;     // first tier write (all nodes at once)
+  double upload_s = 0.0;    // background write to upload_to (async or tiered), 0 if none
+  double stall_s = 0.0;     // what training loses per checkpoint (Young/Daly's delta)
+  double restore_s = 0.0;   // reading it back after a failure
   std::string write_limited_by, restore_limited_by;
 };
 

@@ -310,8 +310,7 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
   const double run_tokens = t.steps * t.tokens_per_step;
 
   // Data loading: the stall it adds to every step.
-  const DataDemand demand =
-      data_demand(l, w, instance.gpus_per_node, storage_defaults, run_tokens);
+  const DataDemand demand = data_demand(l, w, instance.gpus_per_node, storage_defaults, run_tokens);
   const DataLoadResult data = simulate_data_loading(storage, storage_defaults, instance, gpu,
                                                     w.data, demand, t.step_compute_s);
   t.data.tier = to_string(data.tier);
@@ -337,7 +336,9 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
   if (rc.enabled) {
     inputs.failures = job_failure_rate(failure_classes(rc), counts);
     inputs.planned_per_s =
-        rc.planned_per_day.value_or(ReliabilityDefaults::builtin().planned_per_day) / 86400.0;
+        rc.planned_per_day.value_or(ReliabilityDefaults::builtin().planned_per_node_day *
+                                    s.cluster.nodes) /
+        86400.0;
   }
   RunReport& run = t.run;
   run.failures_modelled = rc.enabled;
@@ -461,8 +462,8 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
   if (w.data.tier == Tier::kS3) {
     cost.s3_stored_bytes += dataset_tokens * w.data.bytes_per_token;
     if (w.data.cache) {
-      cost.s3_gets += demand.dataset_bytes_per_node * demand.reading_nodes /
-                      std::min(w.data.file_bytes, part);
+      cost.s3_gets +=
+          demand.dataset_bytes_per_node * demand.reading_nodes / std::min(w.data.file_bytes, part);
     } else {
       cost.s3_gets += t.steps * demand.bytes_per_step / demand.request_bytes;
     }

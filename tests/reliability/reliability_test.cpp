@@ -121,7 +121,7 @@ TEST(ReliabilityDefaults, LlamaThreeRatesReproduceTheReferenceCluster) {
   EXPECT_NEAR(rate.replace_fraction, 356.0 / 419.0, 1e-12);
   EXPECT_NEAR(rate.per_s_by_class.at("gpu") * kDay, 268.0 / 54.0, 1e-12);
   EXPECT_NEAR(rate.per_s_by_class.at("software") * kDay, 63.0 / 54.0, 1e-12);
-  EXPECT_DOUBLE_EQ(d.planned_per_day, 47.0 / 54.0);
+  EXPECT_DOUBLE_EQ(d.planned_per_node_day, 47.0 / (2048.0 * 54.0));
   // Per-unit rates: 268 GPU failures / (16,384 GPUs x 54 days) = 3.029e-4 per GPU-day.
   EXPECT_DOUBLE_EQ(d.classes[0].per_unit_per_day, 268.0 / (16384.0 * 54.0));
 }
