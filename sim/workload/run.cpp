@@ -409,7 +409,19 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
   inputs.checkpoint_stall_s = cc.enabled ? ck.stall_s : 0.0;
   if (!cc.enabled) inputs.recovery.reload_s = 0.0;
   ck.count = cc.enabled ? std::ceil(inputs.useful_s / inputs.interval_s) : 0.0;
-  const RunEstimate estimate = expected_run(inputs);
+  RunEstimate estimate;
+  try {
+    estimate = expected_run(inputs);
+  } catch (const Error& e) {
+    if (cc.enabled || e.code() != ExitCode::kInfeasible) throw;
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "without checkpoints every failure restarts the run from the beginning: %.3g "
+                  "h of training against a job MTBF of %.3g h would practically never finish; "
+                  "expected checkpoints enabled",
+                  inputs.useful_s / 3600.0, inputs.failures.mtbf_s() / 3600.0);
+    throw Error(ExitCode::kInfeasible, "/workload/checkpoint/enabled", text);
+  }
   const double setup_s = t.data.staging_s + t.data.first_batch_s;
   // Goodput counts only the steps' own work as useful: data stalls are lost time too.
   run.useful_s = t.steps * t.step_compute_s;
