@@ -584,8 +584,9 @@ DataLoadResult simulate_data_loading(const StorageConfig& storage, const Storage
   // Burst credits: when the long-run demand on FSx stays under its baseline, reads run at the
   // burst rate (the credits refill between steps).
   if (result.tier == Tier::kFsxLustre && storage.fsx.burst) {
-    const double period_s = step_compute_s + steady.stall_s;
-    const double demand_rate = demand.bytes_per_node * demand.reading_nodes / period_s;
+    // What training asks for, not what it got: at the baseline a stall would stretch the period
+    // until the demand met the baseline exactly.
+    const double demand_rate = demand.bytes_per_node * demand.reading_nodes / step_compute_s;
     const double baseline = storage.fsx.capacity_tib * storage.fsx.throughput_per_tib_mbps * kMB;
     if (demand_rate <= baseline) {
       steady = run_steady(storage, defaults, instance, gpu, data, demand, step_compute_s, true);
@@ -631,6 +632,9 @@ CheckpointResult simulate_checkpoint(const StorageConfig& storage, const Storage
                                      double step_compute_s) {
   if (nodes < 1 || checkpoint_bytes < 0 || !(step_compute_s > 0)) {
     throw std::invalid_argument("simulate_checkpoint: bad arguments");
+  }
+  if (!durable(checkpoint.tier) && !(checkpoint.upload_to && durable(*checkpoint.upload_to))) {
+    throw std::invalid_argument("simulate_checkpoint: a checkpoint needs a durable tier");
   }
   CheckpointResult result;
   result.bytes = checkpoint_bytes;

@@ -390,10 +390,8 @@ TEST(FsxBurst, DemandAboveTheBaselineReadsAtTheBaseline) {
   // Step 2 s: the loader needs 32 x 7.5e9 / 2 = 120e9 B/s > 60e9 (at the burst rate, too: a 1 s
   // read beside a 2 s step still asks 120e9 B/s), so the credits run out and reads run at the
   // baseline: read_s = 7.5e9 / (60e9 / 32) = 4 s, steady stall 4 - 2 = 2 s.
-  // BUG (storage.cpp, simulate_data_loading): the long-run demand is taken as
-  // bytes / (step + stall at baseline). When FSx is the bottleneck at baseline the stall stretches
-  // the period to the read time, so that demand equals the baseline exactly and the burst is
-  // granted whatever the load (here reads run at 1 s, no stall).
+  // (A first version measured the demand over step + stall at the baseline, which the stall
+  // stretches until it equals the baseline: the burst was granted whatever the load.)
   const DataLoadResult r = simulate_data_loading(fsx(480, 125, true), defaults(), p5(), h100(),
                                                  loader(Tier::kFsxLustre), kBurstDemand, 2.0);
   EXPECT_NEAR(r.read_s, 4.0, 4.0 * kRel);
