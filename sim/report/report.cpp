@@ -113,7 +113,7 @@ nlohmann::json run_json(const TrainingReport& t) {
 nlohmann::json training_json(const TrainingReport& t) {
   nlohmann::json exposed = nlohmann::json::object();
   for (const auto& [kind, seconds] : t.exposed_comm_s) exposed[kind] = seconds;
-  return {
+  nlohmann::json out = {
       {"layout",
        {{"tp", t.tp},
         {"pp", t.pp},
@@ -134,13 +134,6 @@ nlohmann::json training_json(const TrainingReport& t) {
         {"bubble_s", t.bubble_s},
         {"data_stall_s", t.data_stall_s},
         {"optimizer_s", t.optimizer_s}}},
-      {"throughput",
-       {{"tokens_per_step", t.tokens_per_step},
-        {"tokens_per_s", t.tokens_per_s},
-        {"tokens_per_s_per_gpu", t.tokens_per_s_per_gpu},
-        {"tflops_per_gpu", t.tflops_per_gpu},
-        {"mfu", t.mfu},
-        {"hfu", t.hfu}}},
       {"memory",
        {{"per_gpu_gib", t.memory_total() / kGiB},
         {"capacity_gib", t.capacity / kGiB},
@@ -151,21 +144,29 @@ nlohmann::json training_json(const TrainingReport& t) {
           {"optimizer", t.optimizer / kGiB},
           {"activations", t.activations / kGiB},
           {"other", t.other / kGiB}}},
-        {"suggestions", t.memory_suggestions}}},
-      {"data", data_json(t.data)},
-      {"checkpoint", checkpoint_json(t.checkpoint)},
-      {"run", run_json(t)},
-      {"cost",
-       {{"usd", t.usd},
-        {"usd_per_million_tokens", t.usd_per_million_tokens},
-        {"usd_per_hour", t.usd_per_hour},
-        {"price_source", t.price_source},
-        {"breakdown",
-         {{"compute", t.cost.compute},
-          {"spares", t.cost.spares},
-          {"fsx_lustre", t.cost.fsx_lustre},
-          {"s3_storage", t.cost.s3_storage},
-          {"s3_requests", t.cost.s3_requests}}}}}};
+        {"suggestions", t.memory_suggestions}}}};
+  // An infeasible scenario stops before the run is estimated: no made-up zeros for it.
+  if (!t.estimated) return out;
+  out["throughput"] = {{"tokens_per_step", t.tokens_per_step},
+                       {"tokens_per_s", t.tokens_per_s},
+                       {"tokens_per_s_per_gpu", t.tokens_per_s_per_gpu},
+                       {"tflops_per_gpu", t.tflops_per_gpu},
+                       {"mfu", t.mfu},
+                       {"hfu", t.hfu}};
+  out["data"] = data_json(t.data);
+  out["checkpoint"] = checkpoint_json(t.checkpoint);
+  out["run"] = run_json(t);
+  out["cost"] = {{"usd", t.usd},
+                 {"usd_per_million_tokens", t.usd_per_million_tokens},
+                 {"usd_per_hour", t.usd_per_hour},
+                 {"price_source", t.price_source},
+                 {"breakdown",
+                  {{"compute", t.cost.compute},
+                   {"spares", t.cost.spares},
+                   {"fsx_lustre", t.cost.fsx_lustre},
+                   {"s3_storage", t.cost.s3_storage},
+                   {"s3_requests", t.cost.s3_requests}}}};
+  return out;
 }
 
 // The storage, reliability and cost section: what a planner reads to see where the time goes.
@@ -284,6 +285,7 @@ std::string training_text(const TrainingReport& t) {
   row("data stall", t.data_stall_s);
   row("optimizer", t.optimizer_s);
   row("step", t.step_s);
+  if (!t.estimated) return out.str();
   std::snprintf(line, sizeof line,
                 "#\n# throughput: %.4g tokens/s (%.1f per GPU), %.1f TFLOP/s per GPU, MFU %.1f%%, "
                 "HFU %.1f%%\n",

@@ -106,6 +106,7 @@ struct TrainingReport {
   bool fits = true;
   std::vector<std::string> memory_suggestions;
   double step_compute_s = 0;  // the simulated step without the data stall
+  bool estimated = false;      // throughput, data, checkpoint, run and cost were computed
   DataReport data;
   CheckpointReport checkpoint;
   // run

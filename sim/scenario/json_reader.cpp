@@ -59,7 +59,10 @@ JsonReader::JsonReader(const nlohmann::json& object, std::string pointer)
   }
 }
 
-bool JsonReader::has(const std::string& key) const { return object_.contains(key); }
+bool JsonReader::has(const std::string& key) const {
+  asked_.insert(key);  // a field a caller asks about is a known name, even when absent
+  return object_.contains(key);
+}
 
 const nlohmann::json* JsonReader::raw(const std::string& key) {
   read_.insert(key);
@@ -163,7 +166,9 @@ JsonReader JsonReader::object(const std::string& key) {
 }
 
 void JsonReader::finish() const {
-  std::vector<std::string> known(read_.begin(), read_.end());
+  std::set<std::string> names = read_;
+  names.insert(asked_.begin(), asked_.end());
+  const std::vector<std::string> known(names.begin(), names.end());
   for (const auto& [key, value] : object_.items()) {
     if (read_.count(key)) continue;
     std::string list;

@@ -47,6 +47,7 @@ class JsonReader {
   const nlohmann::json& object_;
   std::string pointer_;
   std::set<std::string> read_;
+  mutable std::set<std::string> asked_;  // names has() was asked about: known, for suggestions
   static const nlohmann::json kEmpty;
 };
 

@@ -532,8 +532,8 @@ SteadyState run_steady(const StorageConfig& storage, const StorageDefaults& defa
     sim.step();  // the solve at time 0 sets its rate
     const ResourceId b = sim.bottleneck(id);
     out.limited_by = b == kNoResource
-                         ? "reader threads: request latency (" +
-                               std::to_string(data.reader_threads) + " threads per node)"
+                         ? to_string(tier) + " request latency with " +
+                               std::to_string(data.reader_threads) + " reader threads per node"
                          : system.describe(b);
     sim.run();
     out.read_s = sim.now();
@@ -616,8 +616,9 @@ DataLoadResult simulate_data_loading(const StorageConfig& storage, const Storage
     const ActivityId id = sim.start(spec);
     sim.step();
     const ResourceId b = sim.bottleneck(id);
-    result.staging_limited_by = b == kNoResource ? "copy threads: request latency (" +
-                                                       std::to_string(copy.threads) + " in flight)"
+    result.staging_limited_by = b == kNoResource ? to_string(data.tier) + " request latency with " +
+                                                       std::to_string(copy.threads) +
+                                                       " requests in flight per node"
                                                  : system.describe(b);
     sim.run();
     result.staging_s = sim.now();

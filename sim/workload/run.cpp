@@ -553,6 +553,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
     report.training = std::move(t);
     return report;
   }
+  t.estimated = true;
   // Throughput over the whole step, data stall included.
   t.tokens_per_s = step.tokens_per_step / t.step_s;
   t.tokens_per_s_per_gpu = t.tokens_per_s / l.gpus;
