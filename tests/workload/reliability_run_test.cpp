@@ -116,3 +116,40 @@ TEST(LlamaThreeReliability, HalfTheNodesHaveHalfTheFailuresPerDay) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+// The dollars of a run add up (cost.breakdown, docs/reliability.md "Cost"): compute is the
+// cluster's price per hour x the wall hours the report gives, restarts and waits included; the
+// total is the sum of the items; dollars per million tokens divide it by steps x tokens per step.
+TEST(RunCostReport, DollarsFollowTheWallClockAndAddUp) {
+  const Catalog& catalog = Catalog::builtin();
+  const json document = read_json_file(
+      (fs::path(FMSIM_SOURCE_DIR) / "scenarios" / "vlm-8b-pretrain-p5-64node-fsx-shards.json")
+          .string());
+  const json out = to_json(run_scenario(parse_scenario(document, catalog), catalog, RunOptions{}));
+  const json& t = out["training"];
+  const json& cost = t["cost"];
+  const double wall_hours = t["run"]["days"].get<double>() * 24.0;
+  // 64 p5 nodes at the catalog's on-demand $55.04 per node-hour.
+  EXPECT_NEAR(cost["usd_per_hour"].get<double>(), 64 * 55.04, 1e-9);
+  EXPECT_NEAR(cost["breakdown"]["compute"].get<double>(), 64 * 55.04 * wall_hours, 1e-6);
+  double items = 0.0;
+  for (const auto& [item, usd] : cost["breakdown"].items()) items += usd.get<double>();
+  EXPECT_NEAR(cost["usd"].get<double>(), items, 1e-6);
+  EXPECT_GT(cost["breakdown"]["fsx_lustre"].get<double>(), 0.0);   // the 12 TiB file system
+  EXPECT_GT(cost["breakdown"]["s3_requests"].get<double>(), 0.0);  // checkpoint uploads
+  const double tokens =
+      t["run"]["steps"].get<double>() * t["throughput"]["tokens_per_step"].get<double>();
+  EXPECT_NEAR(cost["usd_per_million_tokens"].get<double>(),
+              cost["usd"].get<double>() / (tokens / 1e6), 1e-9);
+  // Wall time is useful time plus every lost cause.
+  double lost_days = 0.0;
+  for (const auto& [cause, days] : t["run"]["lost_days"].items()) lost_days += days.get<double>();
+  EXPECT_NEAR(t["run"]["days"].get<double>(), t["run"]["useful_days"].get<double>() + lost_days,
+              1e-9);
+}
+
+}  // namespace
+}  // namespace fmsim
