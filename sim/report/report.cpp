@@ -235,10 +235,10 @@ std::string run_text(const TrainingReport& t) {
   }
   std::sort(lost.rbegin(), lost.rend());
   if (lost_total > 0) {
-    out << "# lost time                       days   share of wall time\n";
+    out << "# lost time                            days   share of wall time\n";
     for (const auto& [seconds, cause] : lost) {
       if (seconds <= 0) continue;
-      std::snprintf(line, sizeof line, "  %-30s %7.2f   %5.1f%%\n", cause.c_str(), seconds / kDay,
+      std::snprintf(line, sizeof line, "  %-33s %7.2f   %5.1f%%\n", cause.c_str(), seconds / kDay,
                     100 * seconds / r.wall_s);
       out << line;
     }
