@@ -551,20 +551,24 @@ SteadyState run_steady(const StorageConfig& storage, const StorageDefaults& defa
   return out;
 }
 
-void check_cache_fits(const DataConfig& data, const DataDemand& demand,
-                      const InstanceSpec& instance, const StorageDefaults& defaults) {
-  if (!data.cache) return;
-  const bool nvme = *data.cache == Tier::kNvme;
+// A dataset on a node's own tier (NVMe or host memory, as the data tier or as a cache) must fit
+// there, each node holding its share.
+void check_local_dataset_fits(const DataConfig& data, const DataDemand& demand,
+                              const InstanceSpec& instance, const StorageDefaults& defaults) {
+  const Tier local = data.cache ? *data.cache : data.tier;
+  if (local != Tier::kNvme && local != Tier::kHostMemory) return;
+  const bool nvme = local == Tier::kNvme;
   const double room =
       nvme ? instance.nvme_bytes : instance.host_memory_bytes * defaults.host_cache_fraction;
   if (demand.dataset_bytes_per_node <= room) return;
   char text[256];
   std::snprintf(text, sizeof text,
                 "the dataset needs %.4g TB per node but %s holds %.4g TB; expected a smaller "
-                "dataset (/workload/data/dataset_tokens), more nodes or no cache",
+                "dataset (/workload/data/dataset_tokens), more nodes or a shared tier",
                 demand.dataset_bytes_per_node / 1e12,
                 nvme ? "the node's NVMe" : "the host-memory cache", room / 1e12);
-  throw Error(ExitCode::kInfeasible, "/workload/data/cache", text);
+  throw Error(ExitCode::kInfeasible, data.cache ? "/workload/data/cache" : "/workload/data/tier",
+              text);
 }
 
 }  // namespace
@@ -576,7 +580,7 @@ DataLoadResult simulate_data_loading(const StorageConfig& storage, const Storage
   if (!(step_compute_s > 0) || demand.reading_nodes < 1 || data.prefetch_depth < 1) {
     throw std::invalid_argument("simulate_data_loading: bad arguments");
   }
-  check_cache_fits(data, demand, instance, defaults);
+  check_local_dataset_fits(data, demand, instance, defaults);
   DataLoadResult result;
   result.tier = reading_tier(data);
   SteadyState steady =
