@@ -120,6 +120,7 @@ void validate(const RunInputs& in) {
   require(non_negative(in.failures.replace_fraction) && in.failures.replace_fraction <= 1.0,
           "failures.replace_fraction must be in [0, 1]");
   require(non_negative(in.planned_per_s), "planned_per_s must be finite and >= 0");
+  require(non_negative(in.durability_lag_s), "durability_lag_s must be finite and >= 0");
   const RecoveryTimes& r = in.recovery;
   for (double t :
        {r.detect_s, r.restart_s, r.reload_s, r.replace_with_spare_s, r.provision_s, r.repair_s}) {
@@ -253,8 +254,8 @@ RunEstimate simulate_run(const RunInputs& in, const SegmentPlan& plan, Random& r
   const auto run_segment = [&](double work_s) {
     const double segment_s = work_s + in.checkpoint_stall_s;
     while (to_failure_s < segment_s) {
-      now_s += to_failure_s;
-      run.rework_s += to_failure_s;
+      now_s += to_failure_s + in.durability_lag_s;
+      run.rework_s += to_failure_s + in.durability_lag_s;
       run.expected_failures += 1.0;
       now_s += r.detect_s;
       run.detect_s += r.detect_s;
@@ -453,6 +454,7 @@ RunEstimate expected_run(const RunInputs& in) {
     run.rework_s += last.rework_s;
   }
   run.checkpoint_s = plan.count() * stall_s;
+  run.rework_s += run.expected_failures * in.durability_lag_s;
   run.detect_s = run.expected_failures * in.recovery.detect_s;
   run.replace_s = run.expected_failures * mean_replace_s(in);
   run.restart_s = run.expected_failures * in.recovery.restart_s;

@@ -124,6 +124,12 @@ struct RunInputs {
   FailureRate failures;
   double planned_per_s = 0.0;  // mu: planned interruptions per second of wall time
   RecoveryTimes recovery;
+  // L: time from the end of a checkpoint's stall until a durable copy exists (an asynchronous
+  // write, an upload from NVMe). A failure in that window falls back to the checkpoint before,
+  // losing one more segment; with failures spread evenly over a segment of s that happens with
+  // probability L / s and costs s, so each failure adds L of rework on average (first order;
+  // L <= tau is the caller's duty: a checkpoint must be durable before the next one).
+  double durability_lag_s = 0.0;
 };
 
 // Where the wall time goes. wall_s = useful_s + checkpoint_s + rework_s + detect_s + replace_s

@@ -378,9 +378,12 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
     ck.write_limited_by = c.write_limited_by;
     ck.restore_limited_by = c.restore_limited_by;
     inputs.recovery.reload_s = c.restore_s;
-    // The next checkpoint cannot start before this one is durable.
-    const double durable_s = c.fixed_s + (cc.async ? c.snapshot_s + c.write_s : c.write_s) +
-                             (cc.upload_to && !cc.async ? c.upload_s : 0.0);
+    // Until a durable copy exists a failure falls back to the checkpoint before.
+    inputs.durability_lag_s =
+        (cc.async ? c.write_s : 0.0) + (cc.upload_to && !durable(cc.tier) ? c.upload_s : 0.0);
+    // The next checkpoint cannot start before this one's writes are all done.
+    const double busy_s =
+        c.fixed_s + (cc.async ? c.snapshot_s + c.write_s : c.write_s) + c.upload_s;
     if (cc.every_s) {
       interval_s = *cc.every_s;
       ck.interval_source = "scenario";
@@ -391,9 +394,9 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
       interval_s = 3600.0;
       ck.interval_source = "hourly (no failures modelled)";
     }
-    if (interval_s < durable_s) {
-      interval_s = durable_s;
-      ck.interval_source = "time to make a checkpoint durable (longer than " +
+    if (interval_s < busy_s) {
+      interval_s = busy_s;
+      ck.interval_source = "time to write a checkpoint (longer than " +
                            std::string(cc.every_s ? "the scenario's" : "the Young/Daly") +
                            " interval)";
     }

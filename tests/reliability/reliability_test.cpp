@@ -325,6 +325,22 @@ TEST(ReliabilityMonteCarlo, AgreesWithAnalyticMeanWithoutSpares) {
   expect_all_finite(mc.mean);
 }
 
+TEST(ReliabilityRun, DurabilityLagAddsItsLengthOfReworkPerFailure) {
+  // A checkpoint durable only 10 min after its stall: each failure adds 10 min of rework on
+  // average (a failure in that window, probability L / s, loses one more segment s), so the wall
+  // time grows by exactly expected failures x 600 s and nothing else changes.
+  const RunInputs base = hundred_hour_run(0);
+  RunInputs lagged = base;
+  lagged.durability_lag_s = 10 * kMinute;
+  const RunEstimate a = expected_run(base);
+  const RunEstimate b = expected_run(lagged);
+  EXPECT_DOUBLE_EQ(b.expected_failures, a.expected_failures);
+  EXPECT_NEAR(b.rework_s - a.rework_s, a.expected_failures * 600.0, 1e-9 * b.wall_s);
+  EXPECT_NEAR(breakdown_sum(b), b.wall_s - b.useful_s, 1e-9 * b.wall_s);
+  // The Monte Carlo pays the same per failure.
+  expect_agrees(monte_carlo_run(lagged, 400, 3), b);
+}
+
 TEST(ReliabilityMonteCarlo, AgreesWithAnalyticMeanWithAmpleSpares) {
   // A pool larger than any trial's failure count always has a spare: 5-minute swaps, as the
   // analytic mean assumes for spare_nodes > 0.
