@@ -57,6 +57,12 @@ fmsim::Catalog load_catalog(const std::vector<std::string>& extra_files) {
 }
 
 // The scenario document after --set overrides, and where it came from.
+// The folder of a scenario file, for the relative paths inside it.
+std::string base_dir_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
 nlohmann::json load_scenario(const std::string& path, const std::vector<std::string>& sets,
                              std::string& origin) {
   nlohmann::json doc;
@@ -79,7 +85,7 @@ int run_main(const std::string& scenario_path, const std::vector<std::string>& s
   const fmsim::Catalog catalog = load_catalog(catalogs);
   std::string origin;
   const nlohmann::json doc = load_scenario(scenario_path, sets, origin);
-  const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog);
+  const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog, base_dir_of(scenario_path));
   if (scenario_path.empty()) {
     std::cerr << "fmsim: no scenario given; running the " << origin << "\n";
   }
@@ -162,7 +168,7 @@ int main(int argc, char** argv) {
       const fmsim::Catalog catalog = load_catalog(catalogs);
       std::string origin;
       const auto doc = load_scenario(validate_path, sets, origin);
-      const auto scenario = fmsim::parse_scenario(doc, catalog);
+      const auto scenario = fmsim::parse_scenario(doc, catalog, base_dir_of(validate_path));
       fmsim::check_feasible(scenario, catalog);  // layout and memory: exit 3 when it cannot run
       std::cout << fmsim::to_json(scenario).dump(2) << "\n";
       std::cerr << "fmsim: " << validate_path << " is valid\n";

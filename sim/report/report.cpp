@@ -295,6 +295,85 @@ std::string training_text(const TrainingReport& t) {
   return out.str();
 }
 
+nlohmann::json percentiles_json(const Percentiles& p) {
+  return {{"p50", p.p50}, {"p99", p.p99}, {"mean", p.mean}};
+}
+
+nlohmann::json inference_json(const InferenceResult& r) {
+  return {{"replicas", r.replicas},
+          {"tp", r.tp},
+          {"gpus", r.gpus},
+          {"memory",
+           {{"weights_gib_per_gpu", r.weights_bytes_per_gpu / kGiB},
+            {"kv_cache_gib_per_gpu", r.kv_bytes_per_gpu / kGiB},
+            {"kv_bytes_per_token_per_gpu", r.kv_bytes_per_token_per_gpu},
+            {"kv_tokens_per_replica", r.kv_tokens_per_replica},
+            {"kv_blocks_per_replica", r.kv_blocks_per_replica}}},
+          {"prompts", r.prompts},
+          {"sequences", r.sequences},
+          {"input_tokens", r.input_tokens},
+          {"output_tokens", r.output_tokens},
+          {"duration_s", r.duration_s},
+          {"output_tokens_per_s", r.output_tokens_per_s},
+          {"input_tokens_per_s", r.input_tokens_per_s},
+          {"requests_per_s", r.requests_per_s},
+          {"ttft_s", percentiles_json(r.ttft_s)},
+          {"tpot_s", percentiles_json(r.tpot_s)},
+          {"e2e_s", percentiles_json(r.e2e_s)},
+          {"kv_cache_peak_fraction", r.kv_cache_peak_fraction},
+          {"mean_batch", r.mean_batch},
+          {"mean_in_system", r.mean_in_system},
+          {"arrival_rate_per_s", r.arrival_rate_per_s},
+          {"iterations", r.iterations},
+          {"preemptions", r.preemptions},
+          {"busy_fraction", r.busy_fraction},
+          {"usd_per_million_tokens", r.usd_per_million_output_tokens},
+          {"usd_per_million_input_and_output_tokens", r.usd_per_million_tokens},
+          {"usd_per_prompt", r.usd_per_prompt},
+          {"cost",
+           {{"usd", r.usd}, {"usd_per_hour", r.usd_per_hour}, {"price_source", r.price_source}}}};
+}
+
+std::string inference_text(const InferenceResult& r) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "# serving: %d replica(s) of tp %d (%d GPUs); weights %.2f GiB and KV cache %.2f "
+                "GiB per GPU: %.0f tokens per replica\n",
+                r.replicas, r.tp, r.gpus, r.weights_bytes_per_gpu / kGiB, r.kv_bytes_per_gpu / kGiB,
+                r.kv_tokens_per_replica);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "# %d prompts (%d sequences), %.4g input and %.4g output tokens in %.1f s\n",
+                r.prompts, r.sequences, r.input_tokens, r.output_tokens, r.duration_s);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "# throughput: %.4g output tokens/s, %.4g input tokens/s, %.3g requests/s; mean "
+                "batch %.1f, %lld iterations, %lld preemptions, busy %.0f%%\n",
+                r.output_tokens_per_s, r.input_tokens_per_s, r.requests_per_s, r.mean_batch,
+                r.iterations, r.preemptions, 100 * r.busy_fraction);
+  out << line;
+  out << "# latency (s)          p50        p99       mean\n";
+  const auto row = [&](const char* name, const Percentiles& p) {
+    std::snprintf(line, sizeof line, "  %-16s %10.4f %10.4f %10.4f\n", name, p.p50, p.p99, p.mean);
+    out << line;
+  };
+  row("TTFT", r.ttft_s);
+  row("TPOT", r.tpot_s);
+  row("end to end", r.e2e_s);
+  std::snprintf(line, sizeof line,
+                "# KV cache peak %.0f%%; in the system on average %.2f prompts\n",
+                100 * r.kv_cache_peak_fraction, r.mean_in_system);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "# cost: $%.4g (%s, $%.2f/h): $%.4g per million output tokens, $%.4g per "
+                "prompt\n",
+                r.usd, r.price_source.c_str(), r.usd_per_hour, r.usd_per_million_output_tokens,
+                r.usd_per_prompt);
+  out << line;
+  return out.str();
+}
+
 }  // namespace
 
 double TrainingReport::exposed_comm_total() const {
@@ -328,6 +407,7 @@ nlohmann::json to_json(const Report& report) {
                          {"rows", rows}};
   }
   if (report.training) out["training"] = training_json(*report.training);
+  if (report.inference) out["inference"] = inference_json(*report.inference);
   if (!report.infeasible.empty()) out["infeasible"] = report.infeasible;
   nlohmann::json expectations = nlohmann::json::array();
   for (const auto& e : report.expectations) {
@@ -368,6 +448,7 @@ std::string render_text(const Report& report) {
         << " GB/s\n";
   }
   if (report.training) out << training_text(*report.training);
+  if (report.inference) out << inference_text(*report.inference);
   if (!report.infeasible.empty()) out << "# INFEASIBLE: " << report.infeasible << "\n";
   for (const auto& note : report.notes) out << "# note: " << note << "\n";
   for (const auto& e : report.expectations) {

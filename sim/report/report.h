@@ -106,7 +106,7 @@ struct TrainingReport {
   bool fits = true;
   std::vector<std::string> memory_suggestions;
   double step_compute_s = 0;  // the simulated step without the data stall
-  bool estimated = false;      // throughput, data, checkpoint, run and cost were computed
+  bool estimated = false;     // throughput, data, checkpoint, run and cost were computed
   DataReport data;
   CheckpointReport checkpoint;
   // run
@@ -119,6 +119,34 @@ struct TrainingReport {
 
   double exposed_comm_total() const;
   double memory_total() const { return weights + grads + optimizer + activations + other; }
+};
+
+// p50 and p99 (nearest rank) and the mean of a sample.
+struct Percentiles {
+  double p50 = 0.0, p99 = 0.0, mean = 0.0;
+};
+
+// The inference stage (workload/inference.h).
+struct InferenceResult {
+  int replicas = 0, tp = 1, gpus_per_replica = 1, gpus = 0;
+  double weights_bytes_per_gpu = 0.0, kv_bytes_per_gpu = 0.0, kv_bytes_per_token_per_gpu = 0.0;
+  double kv_tokens_per_replica = 0.0;
+  long long kv_blocks_per_replica = 0;
+  int prompts = 0, sequences = 0;
+  double input_tokens = 0.0, output_tokens = 0.0;
+  double duration_s = 0.0;  // first arrival to last completion
+  double output_tokens_per_s = 0.0, input_tokens_per_s = 0.0, requests_per_s = 0.0;
+  Percentiles ttft_s, tpot_s, e2e_s;
+  double kv_cache_peak_fraction = 0.0;
+  double mean_batch = 0.0;          // sequences per iteration, over all replicas' iterations
+  double mean_in_system = 0.0;      // time-average prompts in the system (Little's L)
+  double arrival_rate_per_s = 0.0;  // prompts / (last arrival - first arrival) (Little's lambda)
+  long long iterations = 0, preemptions = 0;
+  double busy_fraction = 0.0;  // share of replica time spent in iterations
+  // cost
+  double usd_per_hour = 0.0, usd = 0.0, usd_per_million_output_tokens = 0.0,
+         usd_per_million_tokens = 0.0, usd_per_prompt = 0.0;
+  std::string price_source;
 };
 
 struct ExpectationResult {
@@ -159,6 +187,7 @@ struct Report {
   std::string cluster_summary;  // one line: nodes, instance, GPUs, links
   std::optional<CollectiveResult> collective;
   std::optional<TrainingReport> training;
+  std::optional<InferenceResult> inference;
   std::string infeasible;  // non-empty: why the scenario cannot run (exit code 3)
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> notes;

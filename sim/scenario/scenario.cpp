@@ -47,6 +47,10 @@ const std::vector<std::string>& expectations_of(const std::string& stage) {
                                                     "goodput_min",
                                                     "data_stall_s_max",
                                                     "usd_per_million_tokens_max"};
+  static const std::vector<std::string> inference = {
+      "ttft_p99_s_max",          "tpot_p99_s_max",     "e2e_p99_s_max",
+      "output_tokens_per_s_min", "requests_per_s_min", "usd_per_million_tokens_max"};
+  if (stage == "inference") return inference;
   return stage == "collective" ? collective : training;
 }
 
@@ -250,6 +254,104 @@ TrainingWorkload parse_training(JsonReader& reader, const std::string& stage,
   return w;
 }
 
+TokenLength parse_length(JsonReader& reader, const std::string& key, double fallback) {
+  const nlohmann::json* value = reader.raw(key);
+  if (value == nullptr) return {fallback, 0.0};
+  if (value->is_number()) {
+    const double tokens = value->get<double>();
+    if (tokens < 1 || tokens > 1e8) {
+      throw bad_input(reader.pointer(key),
+                      "expected a length of 1 to 1e8 tokens, got " + describe_value(*value));
+    }
+    return {tokens, 0.0};
+  }
+  if (!value->is_object()) {
+    throw bad_input(reader.pointer(key), "expected tokens or {\"mean\": m, \"stdev\": s}, got " +
+                                             describe_value(*value));
+  }
+  JsonReader length(*value, reader.pointer(key));
+  TokenLength out;
+  out.mean = length.required_number("mean", 1, 1e8);
+  out.stdev = length.number("stdev", 0.0, 0.0, 1e8);
+  length.finish();
+  return out;
+}
+
+InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, const GpuSpec& gpu,
+                                  const std::string& base_dir) {
+  InferenceWorkload w;
+  w.precision = parse_precision_at(reader, "precision");
+  if (w.precision == Precision::kFp8 && gpu.fp8_flops <= 0) {
+    throw bad_input(reader.pointer("precision"),
+                    gpu.name + " has no FP8 tensor cores; expected \"bf16\" or \"fp16\"");
+  }
+  w.replicas = static_cast<int>(reader.integer("replicas", 0, 0, 1 << 24));
+  JsonReader parallel = reader.object("parallelism");
+  w.tp = static_cast<int>(parallel.integer("tp", 1, 1, 1024));
+  w.pp = static_cast<int>(parallel.integer("pp", 1, 1, 1024));
+  w.ep = static_cast<int>(parallel.integer("ep", 1, 1, 1024));
+  if (w.pp > 1) {
+    throw bad_input(parallel.pointer("pp"),
+                    "pipeline-parallel serving is not available in fmsim yet; expected 1");
+  }
+  if (w.ep > 1) {
+    throw bad_input(parallel.pointer("ep"),
+                    "expert-parallel serving is not available in fmsim yet; expected 1 (experts "
+                    "are split over tp)");
+  }
+  if (const std::string problem = sharding_problem(model, w.tp); !problem.empty()) {
+    throw bad_input(parallel.pointer("tp"), problem);
+  }
+  parallel.finish();
+
+  JsonReader requests = reader.object("requests");
+  requests.choice("arrival", "poisson", {"poisson"});
+  if (const nlohmann::json* rate = requests.raw("rate_per_s")) {
+    if (rate->is_string() && rate->get<std::string>() == "inf") {
+      w.all_at_once = true;
+    } else if (rate->is_number() && rate->get<double>() > 0 && rate->get<double>() <= 1e9) {
+      w.rate_per_s = rate->get<double>();
+    } else {
+      throw bad_input(requests.pointer("rate_per_s"),
+                      "expected requests per second > 0, or \"inf\" to queue every request at "
+                      "time 0, got " +
+                          describe_value(*rate));
+    }
+  }
+  w.count = static_cast<int>(requests.integer("count", 1000, 1, 10000000));
+  w.input_tokens = parse_length(requests, "input_tokens", 512);
+  w.output_tokens = parse_length(requests, "output_tokens", 256);
+  w.samples_per_prompt = static_cast<int>(requests.integer("samples_per_prompt", 1, 1, 1024));
+  if (const nlohmann::json* trace = requests.raw("trace"); trace != nullptr && !trace->is_null()) {
+    if (!trace->is_string()) {
+      throw bad_input(
+          requests.pointer("trace"),
+          "expected the path of a CSV or JSON Lines file, or null, got " + describe_value(*trace));
+    }
+    w.trace_file = trace->get<std::string>();
+    const std::string path = base_dir.empty() || (!w.trace_file.empty() && w.trace_file[0] == '/')
+                                 ? w.trace_file
+                                 : base_dir + "/" + w.trace_file;
+    w.trace = read_trace_file(path);
+  }
+  requests.finish();
+
+  JsonReader batching = reader.object("batching");
+  w.max_batch = static_cast<int>(batching.integer("max_batch", 256, 1, 1 << 20));
+  w.max_tokens_per_step =
+      static_cast<int>(batching.integer("max_tokens_per_step", 8192, 1, 1 << 24));
+  w.chunked_prefill = batching.boolean("chunked_prefill", true);
+  batching.finish();
+
+  JsonReader kv = reader.object("kv_cache");
+  w.block_tokens = static_cast<int>(kv.integer("block_tokens", 16, 1, 1 << 16));
+  w.memory_fraction = kv.number("memory_fraction", 0.9, 0.01, 1.0);
+  const std::string kv_precision = kv.choice("precision", "bf16", {"bf16", "fp8"});
+  w.kv_precision = kv_precision == "fp8" ? Precision::kFp8 : Precision::kBf16;
+  kv.finish();
+  return w;
+}
+
 ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   ClusterConfig cluster;
   cluster.instance = reader.required_string("instance");
@@ -356,7 +458,8 @@ int dtype_bytes(const std::string& dtype) {
   return 0;
 }
 
-Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) {
+Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
+                        const std::string& base_dir) {
   JsonReader root(document, "");
   // Unknown top-level fields first, so that "clusters" is reported as a typo of "cluster"
   // rather than as a missing "cluster".
@@ -391,13 +494,17 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog) 
   JsonReader workload = root.object("workload");
   s.workload.stage = workload.choice("stage", "collective", stage_names());
   const std::string& stage = s.workload.stage;
-  if (stage == "rl" || stage == "inference") {
+  if (stage == "rl") {
     throw bad_input("/workload/stage", "stage \"" + stage + "\" is not available in fmsim " +
-                                           "yet; expected \"pretrain\", \"sft\" or "
-                                           "\"collective\"");
+                                           "yet; expected \"pretrain\", \"sft\", "
+                                           "\"inference\" or \"collective\"");
   }
   if (stage == "collective") {
     s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
+  } else if (stage == "inference") {
+    if (s.model_value.is_null())
+      throw bad_input("/model", "missing; expected a preset name or a model object");
+    s.workload.inference = parse_inference(workload, s.model, catalog.gpu_of(instance), base_dir);
   } else {
     if (s.model_value.is_null()) {
       throw bad_input(
@@ -517,6 +624,35 @@ nlohmann::json to_json(const Scenario& s) {
       workload["lora"] = {{"rank", t.mode.lora_rank}};
     }
   }
+  if (s.workload.stage == "inference") {
+    const InferenceWorkload& i = s.workload.inference;
+    const auto length = [](const TokenLength& l) {
+      return l.stdev > 0 ? nlohmann::json{{"mean", l.mean}, {"stdev", l.stdev}}
+                         : nlohmann::json(l.mean);
+    };
+    workload = {
+        {"stage", "inference"},
+        {"precision", to_string(i.precision)},
+        {"replicas", i.replicas},
+        {"parallelism", {{"tp", i.tp}, {"pp", i.pp}, {"ep", i.ep}}},
+        {"requests",
+         {{"arrival", "poisson"},
+          {"rate_per_s", i.all_at_once ? nlohmann::json("inf") : nlohmann::json(i.rate_per_s)},
+          {"count", i.count},
+          {"input_tokens", length(i.input_tokens)},
+          {"output_tokens", length(i.output_tokens)},
+          {"samples_per_prompt", i.samples_per_prompt}}},
+        {"batching",
+         {{"max_batch", i.max_batch},
+          {"max_tokens_per_step", i.max_tokens_per_step},
+          {"chunked_prefill", i.chunked_prefill}}},
+        {"kv_cache",
+         {{"block_tokens", i.block_tokens},
+          {"memory_fraction", i.memory_fraction},
+          {"precision", to_string(i.kv_precision)}}}};
+    // An absent trace stays absent (the report never holds a null).
+    if (!i.trace_file.empty()) workload["requests"]["trace"] = i.trace_file;
+  }
   if (s.cluster.price_usd_per_gpu_hour) {
     cluster["pricing"]["usd_per_gpu_hour"] = *s.cluster.price_usd_per_gpu_hour;
   }
@@ -633,6 +769,74 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
     throw bad_input(walked, "cannot set a field inside " + describe_value(*node));
   }
   document = value;  // the empty pointer "" replaces the whole document
+}
+
+std::vector<TraceRequest> read_trace_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw bad_input(path, "cannot open the trace file (does it exist and is it readable?)");
+  std::vector<TraceRequest> rows;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string where = path + ":" + std::to_string(number);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    double values[3] = {0, 0, 0};
+    const auto first = line.find_first_not_of(" \t");
+    if (line[first] == '{') {
+      nlohmann::json row;
+      try {
+        row = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error&) {
+        throw bad_input(where,
+                        "invalid JSON line; expected {\"arrival_s\", \"input_tokens\", "
+                        "\"output_tokens\"}");
+      }
+      const char* keys[3] = {"arrival_s", "input_tokens", "output_tokens"};
+      for (int k = 0; k < 3; ++k) {
+        if (!row.contains(keys[k]) || !row[keys[k]].is_number()) {
+          throw bad_input(where, std::string("expected a number for \"") + keys[k] + "\"");
+        }
+        values[k] = row[keys[k]].get<double>();
+      }
+    } else {
+      std::stringstream fields(line);
+      std::string field;
+      int k = 0;
+      bool numeric = true;
+      while (std::getline(fields, field, ',') && k < 3) {
+        try {
+          std::size_t used = 0;
+          values[k] = std::stod(field, &used);
+          if (field.find_first_not_of(" \t\r", used) != std::string::npos) numeric = false;
+        } catch (const std::exception&) {
+          numeric = false;
+        }
+        ++k;
+      }
+      if (!numeric && number == 1 && rows.empty()) continue;  // a header line
+      if (!numeric || k != 3) {
+        throw bad_input(where, "expected arrival_s,input_tokens,output_tokens (three numbers)");
+      }
+    }
+    if (!(values[0] >= 0) || !std::isfinite(values[0])) {
+      throw bad_input(where,
+                      "expected an arrival time >= 0 seconds, got " + format_value(values[0]));
+    }
+    for (int k = 1; k < 3; ++k) {
+      if (!(values[k] >= 1) || values[k] > 1e8 || values[k] != std::floor(values[k])) {
+        throw bad_input(where, std::string("expected ") + (k == 1 ? "input" : "output") +
+                                   "_tokens to be a whole number >= 1, got " +
+                                   format_value(values[k]));
+      }
+    }
+    rows.push_back({values[0], static_cast<int>(values[1]), static_cast<int>(values[2])});
+  }
+  if (rows.empty()) throw bad_input(path, "the trace has no requests");
+  std::stable_sort(rows.begin(), rows.end(), [](const TraceRequest& a, const TraceRequest& b) {
+    return a.arrival_s < b.arrival_s;
+  });
+  return rows;
 }
 
 std::string default_scenario_file() { return "llama3-70b-pretrain-p5-64node.json"; }

@@ -17,6 +17,7 @@
 #include "parallel/parallel.h"
 #include "storage/storage.h"
 #include "topology/topology.h"
+#include "workload/inference.h"
 
 namespace fmsim {
 
@@ -74,6 +75,7 @@ struct Workload {
   std::string stage = "collective";
   CollectiveWorkload collective;
   TrainingWorkload training;
+  InferenceWorkload inference;
 };
 
 // One `expect` entry: "<metric>_min" or "<metric>_max" with its limit.
@@ -101,7 +103,14 @@ const std::vector<std::string>& dtype_names();
 // Validates and converts a scenario document. Throws fmsim::Error (kBadInput) naming the JSON
 // pointer of the first problem: unknown field (with a suggestion), wrong type, out of range,
 // unknown instance, ranks that do not match the cluster, a stage not available in this version.
-Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog);
+// `base_dir` resolves relative file names inside the scenario (an inference trace): the scenario
+// file's folder; "" for the current directory.
+Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
+                        const std::string& base_dir = "");
+// Reads an inference trace: CSV (arrival_s,input_tokens,output_tokens, header optional) or JSON
+// Lines ({"arrival_s", "input_tokens", "output_tokens"}). Throws fmsim::Error (kBadInput) naming
+// "path:line" for a malformed row, a negative time or a length below 1.
+std::vector<TraceRequest> read_trace_file(const std::string& path);
 // The resolved scenario: every field, defaults filled in.
 nlohmann::json to_json(const Scenario& scenario);
 

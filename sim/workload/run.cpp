@@ -12,6 +12,7 @@
 #include "reliability/reliability.h"
 #include "storage/storage.h"
 #include "topology/topology.h"
+#include "workload/inference.h"
 #include "workload/training.h"
 
 namespace fmsim {
@@ -594,6 +595,56 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   return report;
 }
 
+Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions& options) {
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const GpuSpec& gpu = catalog.gpu_of(instance);
+  InferenceSetup setup;
+  setup.instance = &instance;
+  setup.gpu = &gpu;
+  setup.nodes = s.cluster.nodes;
+  setup.network = s.cluster.network;
+  setup.model = s.model;
+  setup.workload = s.workload.inference;
+  setup.seed = s.seed;
+  setup.trace = options.trace;
+  Report report = report_for(s, options);
+  report.cluster_summary = cluster_summary(s, instance, gpu);
+  InferenceResult r;
+  try {
+    r = simulate_inference(setup);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kInfeasible) throw;
+    report.infeasible = e.what();
+    return report;
+  }
+  // The cluster is paid for while it serves: the whole cluster's price over the duration.
+  r.usd_per_hour = cluster_price_per_hour(s, instance, r.price_source);
+  r.usd = r.usd_per_hour * r.duration_s / 3600.0;
+  if (r.output_tokens > 0) r.usd_per_million_output_tokens = r.usd / (r.output_tokens / 1e6);
+  if (r.input_tokens + r.output_tokens > 0) {
+    r.usd_per_million_tokens = r.usd / ((r.input_tokens + r.output_tokens) / 1e6);
+  }
+  if (r.prompts > 0) r.usd_per_prompt = r.usd / r.prompts;
+  if (r.usd_per_hour == 0.0) {
+    report.notes.push_back(r.price_source +
+                           ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
+  }
+  for (const auto& e : s.expect) {
+    ExpectationResult x{e.name, e.limit, 0.0, true};
+    if (e.name == "ttft_p99_s_max") check_expectation(x, r.ttft_s.p99, false);
+    if (e.name == "tpot_p99_s_max") check_expectation(x, r.tpot_s.p99, false);
+    if (e.name == "e2e_p99_s_max") check_expectation(x, r.e2e_s.p99, false);
+    if (e.name == "output_tokens_per_s_min") check_expectation(x, r.output_tokens_per_s, true);
+    if (e.name == "requests_per_s_min") check_expectation(x, r.requests_per_s, true);
+    if (e.name == "usd_per_million_tokens_max") {
+      check_expectation(x, r.usd_per_million_output_tokens, false);
+    }
+    report.expectations.push_back(x);
+  }
+  report.inference = std::move(r);
+  return report;
+}
+
 }  // namespace
 
 std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
@@ -628,6 +679,7 @@ Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunO
   if (scenario.workload.stage == "pretrain" || scenario.workload.stage == "sft") {
     return run_training(scenario, catalog, options);
   }
+  if (scenario.workload.stage == "inference") return run_inference(scenario, catalog, options);
   throw bad_input("/workload/stage", "stage \"" + scenario.workload.stage + "\" cannot run yet");
 }
 

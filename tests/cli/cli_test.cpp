@@ -190,7 +190,7 @@ TEST_F(Cli, MaxBytesBelowMinBytesIsBadInput) {
 
 TEST_F(Cli, StageNotAvailableYetIsBadInput) {
   const Outcome outcome = expect_bad_input(
-      {write_scenario_with("s.json", "/workload/stage", "inference")}, "/workload/stage");
+      {write_scenario_with("s.json", "/workload/stage", "rl")}, "/workload/stage");
   EXPECT_TRUE(contains(outcome.err, "not available")) << outcome.err;
 }
 

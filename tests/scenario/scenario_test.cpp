@@ -469,7 +469,7 @@ TEST(ScenarioErrors, CalibrationProfileIsRefusedUntilItCanBeRead) {
 }
 
 TEST(ScenarioErrors, StageNotAvailableYetSaysSo) {
-  const Error e = parse_error_with("/workload/stage", "inference");
+  const Error e = parse_error_with("/workload/stage", "rl");
   EXPECT_EQ(e.code(), ExitCode::kBadInput);
   EXPECT_EQ(e.where(), "/workload/stage");
   EXPECT_NE(e.message().find("not available"), std::string::npos) << e.what();

@@ -1,0 +1,594 @@
+#include "workload/inference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <map>
+#include <numbers>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "collectives/collectives.h"
+#include "data/embedded.h"
+#include "engine/simulator.h"
+#include "error.h"
+#include "execute/compute.h"
+
+namespace fmsim {
+namespace {
+
+constexpr double kActivationBytes = 2.0;  // BF16 activations between layers
+
+double precision_bytes(Precision p) { return p == Precision::kFp8 ? 1.0 : 2.0; }
+
+std::string gb(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g GB", bytes / 1e9);
+  return text;
+}
+
+// Seeded, library-independent random numbers (as reliability.cpp): uniforms from the raw 64 bits.
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : engine_(seed) {}
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double exponential(double rate) { return -std::log1p(-uniform()) / rate; }
+  // Box-Muller, one value per call.
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+int draw_length(const TokenLength& length, Random& random) {
+  if (length.stdev <= 0.0) return std::max(1, static_cast<int>(std::lround(length.mean)));
+  return std::max(1, static_cast<int>(std::lround(length.mean + length.stdev * random.normal())));
+}
+
+double total_weight_params_per_gpu(const ModelSpec& model, int tp) {
+  double params = input_embedding_parameters(model, tp) + output_layer_parameters(model, tp, true);
+  for (int layer = 0; layer < model.layers; ++layer) {
+    params += layer_parameter_shard(model, layer, tp).total();
+  }
+  return params;
+}
+
+// Nearest-rank percentile of sorted values.
+double nearest_rank(const std::vector<double>& sorted, int percent) {
+  if (sorted.empty()) return 0.0;
+  const auto n = static_cast<long long>(sorted.size());
+  const long long rank = std::max<long long>(1, (percent * n + 99) / 100);
+  return sorted[static_cast<std::size_t>(std::min(rank, n) - 1)];
+}
+
+Percentiles percentiles(std::vector<double> values) {
+  Percentiles p;
+  if (values.empty()) return p;
+  std::sort(values.begin(), values.end());
+  p.p50 = nearest_rank(values, 50);
+  p.p99 = nearest_rank(values, 99);
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  p.mean = sum / values.size();
+  return p;
+}
+
+}  // namespace
+
+const InferenceDefaults& InferenceDefaults::builtin() {
+  static const InferenceDefaults defaults = [] {
+    const auto doc = nlohmann::json::parse(embedded_file("inference_defaults.json"));
+    InferenceDefaults d;
+    d.iteration_overhead_s = doc.at("iteration_overhead_ms").at("value").get<double>() * 1e-3;
+    d.activation_workspace_factor = doc.at("activation_workspace_factor").at("value").get<double>();
+    return d;
+  }();
+  return defaults;
+}
+
+double ReplicaCapacity::kv_tokens() const { return static_cast<double>(kv_blocks) * block_tokens; }
+
+ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
+                                 const InferenceWorkload& w) {
+  const InferenceDefaults& defaults = InferenceDefaults::builtin();
+  ReplicaCapacity c;
+  c.block_tokens = w.block_tokens;
+  c.weights_bytes_per_gpu = total_weight_params_per_gpu(model, w.tp) * precision_bytes(w.precision);
+  // Activations of the largest iteration: the token budget x hidden x a factor for the MLP's
+  // intermediate tensors and the residual stream (inference_defaults.json).
+  c.workspace_bytes_per_gpu = w.max_tokens_per_step * model.hidden * kActivationBytes *
+                              defaults.activation_workspace_factor;
+  c.kv_bytes_per_gpu =
+      gpu.hbm_bytes * w.memory_fraction - c.weights_bytes_per_gpu - c.workspace_bytes_per_gpu;
+  c.kv_bytes_per_token_per_gpu =
+      model.layers * kv_cache_elements_per_token(model, w.tp) * precision_bytes(w.kv_precision);
+  if (c.kv_bytes_per_gpu <= 0.0) {
+    throw Error(ExitCode::kInfeasible, "/workload/kv_cache/memory_fraction",
+                "the weights (" + gb(c.weights_bytes_per_gpu) + " per GPU) and the activation " +
+                    "workspace (" + gb(c.workspace_bytes_per_gpu) + ") leave no room for a KV " +
+                    "cache in " + gb(gpu.hbm_bytes * w.memory_fraction) +
+                    "; expected a larger tp, fp8 weights or a larger memory_fraction");
+  }
+  c.kv_blocks = static_cast<long long>(
+      std::floor(c.kv_bytes_per_gpu / (c.kv_bytes_per_token_per_gpu * w.block_tokens)));
+  return c;
+}
+
+// --- iteration time ------------------------------------------------------------------------------
+
+IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
+                               const InferenceWorkload& workload,
+                               std::function<double(double)> allreduce_s)
+    : model_(model), gpu_(gpu), workload_(workload), allreduce_s_(std::move(allreduce_s)) {
+  bytes_per_param_ = precision_bytes(workload.precision);
+  kv_bytes_ = precision_bytes(workload.kv_precision);
+  for (int layer = 0; layer < model.layers; ++layer) {
+    if (model.is_moe_layer(layer)) {
+      ++moe_layers_;
+      if (first_moe_ < 0) first_moe_ = layer;
+    } else {
+      ++dense_layers_;
+      if (first_dense_ < 0) first_dense_ = layer;
+    }
+  }
+}
+
+double IterationModel::time_s(const IterationShape& s) const {
+  const ComputeDefaults& compute = ComputeDefaults::builtin();
+  const double tokens = s.prefill_tokens + s.decode_tokens;
+  if (tokens <= 0.0) return 0.0;
+  const int tp = workload_.tp;
+  // Attention on this GPU: heads/tp heads of head_dim.
+  const double d_attn = static_cast<double>(model_.heads) / tp * model_.effective_head_dim();
+  const double attention_flops =
+      4.0 * d_attn * (s.prefill_attention_pairs + s.decode_context_tokens);
+  const double kv_read_bytes =
+      s.decode_context_tokens * kv_cache_elements_per_token(model_, tp) * kv_bytes_;
+  const double attention_s = std::max(attention_time_s(gpu_, attention_flops, false, compute),
+                                      memory_time_s(gpu_, kv_read_bytes, compute));
+  const double allreduce_s =
+      tp > 1 ? 2.0 * allreduce_s_(tokens * model_.hidden * kActivationBytes) : 0.0;
+  const auto layer_s = [&](int layer) {
+    const LayerKernels k =
+        layer_forward_kernels(model_, layer, tokens, 1, tp, bytes_per_param_, workload_.ep);
+    double gemm_s = 0.0;
+    for (const GemmShape& g : k.gemms) {
+      gemm_s += gemm_time_s(gpu_, workload_.precision, g, bytes_per_param_, compute);
+    }
+    return gemm_s + attention_s + allreduce_s;
+  };
+  double total = 0.0;
+  if (dense_layers_ > 0) total += dense_layers_ * layer_s(first_dense_);
+  if (moe_layers_ > 0) total += moe_layers_ * layer_s(first_moe_);
+  if (s.sampled > 0) {
+    const LayerKernels head = output_forward_kernels(model_, s.sampled, tp, bytes_per_param_);
+    for (const GemmShape& g : head.gemms) {
+      total += gemm_time_s(gpu_, workload_.precision, g, bytes_per_param_, compute);
+    }
+  }
+  return total + InferenceDefaults::builtin().iteration_overhead_s;
+}
+
+// --- the serving simulation ----------------------------------------------------------------------
+
+namespace {
+
+struct Sequence {
+  int prompt = 0;  // prompt index
+  int input_tokens = 0;
+  int output_tokens = 0;
+  int to_prefill = 0;  // tokens to (re)compute before the next output token
+  int prefilled = 0;
+  int generated = 0;
+  long long blocks = 0;
+  long long admitted_order = 0;
+  double first_token_s = -1.0;
+  double finish_s = -1.0;
+  bool preempted = false;
+};
+
+struct Prompt {
+  double arrival_s = 0.0;
+  int samples_left = 0;
+  double first_token_s = -1.0;
+  double finish_s = -1.0;
+};
+
+struct Replica {
+  std::deque<int> waiting;   // sequence ids
+  std::vector<int> running;  // admission order
+  long long free_blocks = 0;
+  bool busy = false;
+  int outstanding = 0;  // prompts routed here and not finished
+  // the iteration in flight
+  std::vector<std::pair<int, int>> prefill_chunks;  // (sequence, tokens)
+  std::vector<int> decoding;
+  double busy_s = 0.0;
+  double iteration_start_s = 0.0;
+};
+
+constexpr std::uint64_t kArrival = 1ULL << 62;
+constexpr std::uint64_t kIterationDone = 1ULL << 61;
+
+class Server : public EventHandler {
+ public:
+  Server(const InferenceSetup& setup, const ReplicaCapacity& capacity, const IterationModel& model,
+         Simulator& sim, Trace* trace)
+      : w_(setup.workload), capacity_(capacity), model_(model), sim_(sim), trace_(trace) {}
+
+  void add_prompt(double arrival_s, int input, int output) {
+    const int id = static_cast<int>(prompts_.size());
+    prompts_.push_back({arrival_s, w_.samples_per_prompt, -1.0, -1.0});
+    for (int k = 0; k < w_.samples_per_prompt; ++k) {
+      Sequence s;
+      s.prompt = id;
+      s.input_tokens = input;
+      s.output_tokens = output;
+      s.to_prefill = input;
+      sequences_.push_back(s);
+    }
+    sim_.schedule_timer(arrival_s, kArrival | static_cast<std::uint64_t>(id));
+  }
+
+  void start(int replicas) {
+    replicas_.assign(replicas, Replica{});
+    for (auto& r : replicas_) r.free_blocks = capacity_.kv_blocks;
+    sim_.set_handler(this);
+  }
+
+  void on_activity_done(ActivityId, std::uint64_t) override {}
+
+  void on_timer(std::uint64_t tag) override {
+    const double now = sim_.now();
+    if (tag & kArrival) {
+      const int prompt = static_cast<int>(tag & ~kArrival);
+      account_in_system(now, +1);
+      // Join the shortest queue: the replica with the fewest outstanding prompts (lowest index).
+      int best = 0;
+      for (int r = 1; r < static_cast<int>(replicas_.size()); ++r) {
+        if (replicas_[r].outstanding < replicas_[best].outstanding) best = r;
+      }
+      Replica& replica = replicas_[best];
+      ++replica.outstanding;
+      for (int k = 0; k < w_.samples_per_prompt; ++k) {
+        replica.waiting.push_back(prompt * w_.samples_per_prompt + k);
+      }
+      if (!replica.busy) schedule(best);
+      return;
+    }
+    if (tag & kIterationDone) {
+      const int r = static_cast<int>(tag & ~kIterationDone);
+      finish_iteration(r, now);
+      schedule(r);
+    }
+  }
+
+  InferenceResult result(const InferenceSetup& setup) const;
+
+ private:
+  // Frees a sequence's blocks and queues it again to recompute what it had.
+  void preempt(Replica& replica, int id) {
+    Sequence& s = sequences_[id];
+    replica.free_blocks += s.blocks;
+    s.blocks = 0;
+    s.to_prefill = s.input_tokens + s.generated;
+    s.prefilled = 0;
+    s.preempted = true;
+    replica.running.erase(std::find(replica.running.begin(), replica.running.end(), id));
+    replica.waiting.push_front(id);
+    ++preemptions_;
+  }
+
+  long long blocks_for(long long tokens) const {
+    return (tokens + capacity_.block_tokens - 1) / capacity_.block_tokens;
+  }
+
+  // Grows a sequence's allocation to hold `tokens`; false when the cache has no room.
+  bool reserve(Replica& replica, Sequence& s, long long tokens) {
+    const long long need = blocks_for(tokens) - s.blocks;
+    if (need <= 0) return true;
+    if (need > replica.free_blocks) return false;
+    replica.free_blocks -= need;
+    s.blocks += need;
+    return true;
+  }
+
+  void schedule(int r) {
+    Replica& replica = replicas_[r];
+    replica.prefill_chunks.clear();
+    replica.decoding.clear();
+    int budget = w_.max_tokens_per_step;
+    IterationShape shape;
+    const bool prefill_only = !w_.chunked_prefill && !replica.waiting.empty() &&
+                              can_admit(replica, replica.waiting.front());
+    // 1. Decode: one token for each running sequence past its prompt.
+    if (!prefill_only) {
+      for (std::size_t i = 0; i < replica.running.size() && budget > 0; ++i) {
+        const int id = replica.running[i];
+        Sequence& s = sequences_[id];
+        if (s.prefilled < s.to_prefill) continue;
+        // The newest token's K and V join the cache in this iteration.
+        const long long tokens = s.input_tokens + s.generated;
+        while (!reserve(replica, s, tokens)) {
+          // Preempt the most recently admitted other sequence; if it is this one, give up.
+          const int victim = replica.running.back();
+          if (victim == id) break;
+          preempt(replica, victim);
+        }
+        if (s.blocks < blocks_for(tokens)) {
+          preempt(replica, id);
+          --i;
+          continue;
+        }
+        replica.decoding.push_back(id);
+        shape.decode_tokens += 1;
+        shape.decode_context_tokens += s.input_tokens + s.generated;
+        --budget;
+      }
+    }
+    // 2. Prompts already admitted but not fully computed (chunked prefill).
+    if (w_.chunked_prefill) {
+      for (int id : replica.running) {
+        if (budget <= 0) break;
+        Sequence& s = sequences_[id];
+        if (s.prefilled >= s.to_prefill) continue;
+        add_chunk(replica, id, budget, shape);
+      }
+    }
+    // 3. Admit new sequences, first come first served.
+    if (w_.chunked_prefill || prefill_only) {
+      while (!replica.waiting.empty() && budget > 0 &&
+             static_cast<int>(replica.running.size()) < w_.max_batch) {
+        const int id = replica.waiting.front();
+        Sequence& s = sequences_[id];
+        // Without chunking a prompt goes whole (one may exceed the budget if it is alone).
+        if (!w_.chunked_prefill && s.to_prefill > budget && !replica.prefill_chunks.empty()) break;
+        const int first_chunk = w_.chunked_prefill ? std::min(budget, s.to_prefill) : s.to_prefill;
+        if (!reserve(replica, s, first_chunk)) break;  // the cache is full: wait
+        replica.waiting.pop_front();
+        s.admitted_order = admissions_++;
+        replica.running.push_back(id);
+        int allowance = w_.chunked_prefill ? budget : s.to_prefill;
+        add_chunk(replica, id, allowance, shape);
+        budget = w_.chunked_prefill ? allowance : budget - s.to_prefill;
+      }
+    }
+    if (replica.prefill_chunks.empty() && replica.decoding.empty()) {
+      if (!replica.running.empty()) {
+        // Every running prompt waits for cache room that only a preemption can give.
+        preempt(replica, replica.running.back());
+        schedule(r);
+        return;
+      }
+      replica.busy = false;
+      return;
+    }
+    for (const auto& [id, tokens] : replica.prefill_chunks) {
+      const Sequence& s = sequences_[id];
+      if (s.prefilled + tokens >= s.to_prefill) shape.sampled += 1;
+    }
+    shape.sampled += shape.decode_tokens;
+    const double time_s = model_.time_s(shape);
+    replica.busy = true;
+    replica.iteration_start_s = sim_.now();
+    replica.busy_s += time_s;
+    ++iterations_;
+    batch_sum_ += static_cast<double>(replica.decoding.size() + replica.prefill_chunks.size());
+    sim_.schedule_timer(sim_.now() + time_s, kIterationDone | static_cast<std::uint64_t>(r));
+    if (trace_ != nullptr) {
+      trace_->counters.push_back({"replica " + std::to_string(r) + " batch", 0, sim_.now(),
+                                  static_cast<double>(replica.running.size())});
+      trace_->counters.push_back(
+          {"replica " + std::to_string(r) + " KV cache used", 0, sim_.now(),
+           1.0 - static_cast<double>(replica.free_blocks) / capacity_.kv_blocks});
+    }
+    const double used = 1.0 - static_cast<double>(replica.free_blocks) / capacity_.kv_blocks;
+    kv_peak_ = std::max(kv_peak_, used);
+  }
+
+  bool can_admit(const Replica& replica, int id) const {
+    return static_cast<int>(replica.running.size()) < w_.max_batch &&
+           blocks_for(sequences_[id].to_prefill) <= replica.free_blocks;
+  }
+
+  // Adds a prompt chunk of up to `budget` tokens, as far as the cache has room, to the iteration.
+  void add_chunk(Replica& replica, int id, int& budget, IterationShape& shape) {
+    Sequence& s = sequences_[id];
+    const long long room = (s.blocks + replica.free_blocks) * capacity_.block_tokens - s.prefilled;
+    const int chunk =
+        static_cast<int>(std::min<long long>(std::min(budget, s.to_prefill - s.prefilled), room));
+    if (chunk <= 0) return;
+    reserve(replica, s, s.prefilled + chunk);
+    replica.prefill_chunks.emplace_back(id, chunk);
+    shape.prefill_tokens += chunk;
+    const double l = chunk, before = s.prefilled;
+    shape.prefill_attention_pairs += l * before + l * (l + 1) / 2;
+    budget -= chunk;
+  }
+
+  void finish_iteration(int r, double now) {
+    Replica& replica = replicas_[r];
+    std::vector<int> produced = replica.decoding;
+    for (const auto& [id, tokens] : replica.prefill_chunks) {
+      Sequence& s = sequences_[id];
+      s.prefilled += tokens;
+      if (s.prefilled >= s.to_prefill) produced.push_back(id);
+    }
+    for (int id : produced) {
+      Sequence& s = sequences_[id];
+      if (s.prefilled < s.to_prefill) continue;
+      // A recomputed sequence resumes where it was: its prompt now includes what it generated.
+      if (s.preempted) {
+        s.preempted = false;
+        s.prefilled = s.input_tokens;
+        s.to_prefill = s.input_tokens;
+      }
+      ++s.generated;
+      Prompt& p = prompts_[s.prompt];
+      if (s.first_token_s < 0) s.first_token_s = now;
+      if (p.first_token_s < 0) p.first_token_s = now;
+      if (s.generated >= s.output_tokens) {
+        s.finish_s = now;
+        replica.free_blocks += s.blocks;
+        s.blocks = 0;
+        replica.running.erase(std::find(replica.running.begin(), replica.running.end(), id));
+        if (--p.samples_left == 0) {
+          p.finish_s = now;
+          --replica.outstanding;
+          account_in_system(now, -1);
+        }
+      }
+    }
+  }
+
+  void account_in_system(double now, int delta) {
+    in_system_integral_ += in_system_ * (now - last_change_s_);
+    last_change_s_ = now;
+    in_system_ += delta;
+  }
+
+  const InferenceWorkload& w_;
+  const ReplicaCapacity& capacity_;
+  const IterationModel& model_;
+  Simulator& sim_;
+  Trace* trace_;
+  std::vector<Prompt> prompts_;
+  std::vector<Sequence> sequences_;
+  std::vector<Replica> replicas_;
+  long long admissions_ = 0, iterations_ = 0, preemptions_ = 0;
+  double batch_sum_ = 0.0, kv_peak_ = 0.0;
+  double in_system_integral_ = 0.0, last_change_s_ = 0.0;
+  int in_system_ = 0;
+};
+
+InferenceResult Server::result(const InferenceSetup& setup) const {
+  InferenceResult out;
+  out.replicas = static_cast<int>(replicas_.size());
+  out.tp = w_.tp;
+  out.gpus_per_replica = w_.tp;
+  out.gpus = out.replicas * w_.tp;
+  out.weights_bytes_per_gpu = capacity_.weights_bytes_per_gpu;
+  out.kv_bytes_per_gpu = capacity_.kv_bytes_per_gpu;
+  out.kv_bytes_per_token_per_gpu = capacity_.kv_bytes_per_token_per_gpu;
+  out.kv_tokens_per_replica = capacity_.kv_tokens();
+  out.kv_blocks_per_replica = capacity_.kv_blocks;
+  out.prompts = static_cast<int>(prompts_.size());
+  out.sequences = static_cast<int>(sequences_.size());
+  std::vector<double> ttft, tpot, e2e;
+  double first_arrival = std::numeric_limits<double>::infinity(), last_arrival = 0.0,
+         last_finish = 0.0;
+  for (const Prompt& p : prompts_) {
+    ttft.push_back(p.first_token_s - p.arrival_s);
+    e2e.push_back(p.finish_s - p.arrival_s);
+    first_arrival = std::min(first_arrival, p.arrival_s);
+    last_arrival = std::max(last_arrival, p.arrival_s);
+    last_finish = std::max(last_finish, p.finish_s);
+  }
+  for (const Sequence& s : sequences_) {
+    out.input_tokens += s.input_tokens;
+    out.output_tokens += s.output_tokens;
+    if (s.output_tokens > 1) tpot.push_back((s.finish_s - s.first_token_s) / (s.output_tokens - 1));
+  }
+  out.ttft_s = percentiles(ttft);
+  out.tpot_s = percentiles(tpot);
+  out.e2e_s = percentiles(e2e);
+  out.duration_s = prompts_.empty() ? 0.0 : last_finish - first_arrival;
+  if (out.duration_s > 0) {
+    out.output_tokens_per_s = out.output_tokens / out.duration_s;
+    out.input_tokens_per_s = out.input_tokens / out.duration_s;
+    out.requests_per_s = out.prompts / out.duration_s;
+    out.mean_in_system = in_system_integral_ / out.duration_s;
+  }
+  out.arrival_rate_per_s =
+      last_arrival > first_arrival ? (out.prompts - 1) / (last_arrival - first_arrival) : 0.0;
+  out.kv_cache_peak_fraction = kv_peak_;
+  out.iterations = iterations_;
+  out.preemptions = preemptions_;
+  out.mean_batch = iterations_ > 0 ? batch_sum_ / iterations_ : 0.0;
+  double busy = 0.0;
+  for (const Replica& r : replicas_) busy += r.busy_s;
+  out.busy_fraction = out.duration_s > 0 ? busy / (out.duration_s * out.replicas) : 0.0;
+  (void)setup;
+  return out;
+}
+
+}  // namespace
+
+InferenceResult simulate_inference(const InferenceSetup& setup) {
+  const InferenceWorkload& w = setup.workload;
+  const GpuSpec& gpu = *setup.gpu;
+  const ReplicaCapacity capacity = replica_capacity(setup.model, gpu, w);
+
+  // Requests: from the trace, or drawn from the seeded process.
+  Random random(setup.seed);
+  std::vector<TraceRequest> requests = w.trace;
+  if (requests.empty()) {
+    double t = 0.0;
+    for (int i = 0; i < w.count; ++i) {
+      if (!w.all_at_once && i > 0) t += random.exponential(w.rate_per_s);
+      requests.push_back(
+          {t, draw_length(w.input_tokens, random), draw_length(w.output_tokens, random)});
+    }
+  }
+  // One request must fit in an empty cache.
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const double tokens = requests[i].input_tokens + requests[i].output_tokens;
+    if (tokens > capacity.kv_tokens()) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "request %zu needs %.0f tokens of KV cache but a replica holds %.0f (%.4g GB "
+                    "per GPU at %.4g bytes per token); expected shorter requests, a larger tp or "
+                    "an fp8 KV cache",
+                    i, tokens, capacity.kv_tokens(), capacity.kv_bytes_per_gpu / 1e9,
+                    capacity.kv_bytes_per_token_per_gpu);
+      throw Error(ExitCode::kInfeasible, "/workload/requests", text);
+    }
+  }
+
+  const int cluster_gpus = setup.nodes * setup.instance->gpus_per_node;
+  const int replicas = w.replicas > 0 ? w.replicas : cluster_gpus / w.tp;
+  if (replicas < 1 || replicas * w.tp > cluster_gpus) {
+    throw Error(ExitCode::kInfeasible, "/workload/replicas",
+                std::to_string(replicas) + " replicas of tp " + std::to_string(w.tp) + " need " +
+                    std::to_string(std::max(1, replicas) * w.tp) + " GPUs; the cluster has " +
+                    std::to_string(cluster_gpus));
+  }
+
+  // TP all-reduces on the replica's NVLink domain, timed by the NCCL model.
+  Simulator topology_sim;
+  Topology topology(
+      *setup.instance, gpu,
+      std::max(1, (w.tp + setup.instance->gpus_per_node - 1) / setup.instance->gpus_per_node),
+      setup.network, network_defaults(), topology_sim);
+  CollectiveModel collectives(topology, topology_sim, NcclTuning::builtin(), {});
+  Communicator comm;
+  for (int g = 0; g < w.tp; ++g) comm.gpus.push_back(g);
+  std::map<double, double> allreduce_cache;
+  const auto allreduce_s = [&](double bytes) {
+    const auto it = allreduce_cache.find(bytes);
+    if (it != allreduce_cache.end()) return it->second;
+    const double t = collectives.choose(CollectiveOp::kAllReduce, comm, bytes).predicted_time_s;
+    allreduce_cache.emplace(bytes, t);
+    return t;
+  };
+  const IterationModel model(setup.model, gpu, w, allreduce_s);
+
+  Simulator sim;
+  InferenceResult result;
+  Trace trace;
+  Server server(setup, capacity, model, sim, setup.trace ? &trace : nullptr);
+  server.start(replicas);
+  for (const TraceRequest& r : requests)
+    server.add_prompt(r.arrival_s, r.input_tokens, r.output_tokens);
+  sim.run();
+  return server.result(setup);
+}
+
+}  // namespace fmsim

@@ -1,0 +1,151 @@
+// The inference stage: a model served by replicas of tp GPUs with continuous batching, as vLLM and
+// TensorRT-LLM serve it, simulated iteration by iteration on the engine's clock.
+//
+// Requests arrive from a seeded Poisson process (or all at once, or from a trace file), are
+// routed to the replica with the fewest outstanding requests, and wait for admission. Each
+// replica runs engine iterations back to back while it has work. One iteration (a forward pass
+// of the whole batch) holds:
+//   - one token of every running sequence that has finished its prompt (decode),
+//   - then prompt chunks (chunked prefill): the rest of partially prefilled prompts, then new
+//     sequences first come first served, while the token budget (max_tokens_per_step), the batch
+//     limit (max_batch) and the KV cache allow. Without chunked prefill an iteration is either
+//     whole prompts only (while any can be admitted) or decode only.
+// KV cache: paged blocks of block_tokens tokens in HBM. A sequence holds ceil(tokens / block)
+// blocks. When a decode token needs a block and none is free, the most recently admitted
+// sequence is preempted: its blocks are freed and it goes back to the head of the queue to
+// recompute its prompt and the tokens it had generated (vLLM's recompute preemption).
+//
+// Iteration time, per layer of the model on one GPU of the replica (tp-sharded):
+//   GEMMs of T = prefill + decode tokens: roofline per GEMM (execute/compute.h): at small T the
+//       weights' bytes over HBM bandwidth (decode is HBM-bound), at large T the FLOPs;
+//   attention: prefill 4 d (l s + l (l + 1) / 2) FLOPs for a chunk of l tokens after s cached
+//       ones (d = heads x head_dim / tp), decode 4 d c FLOPs against reading c cached tokens'
+//       K and V (2 kv_heads head_dim / tp elements each): the roofline of both;
+//   two all-reduces of T x hidden BF16 activations over the tp GPUs (Megatron's row-parallel
+//       outputs), timed by the NCCL model on the NVLink topology;
+// plus the logits GEMM of the sequences that sample a token, and a fixed per-iteration overhead
+// (sim/data/inference_defaults.json). Worked example (tests/workload/inference_test.cpp):
+// batch-1 decode of Llama 3 8B on one H100 in BF16 reads its 15.01 GB of GEMM weights once per
+// token: 15.01e9 / (3.35e12 x 0.8) = 5.6 ms per output token, plus the iteration overhead.
+//
+// KV bytes per token on one GPU: layers x 2 x kv_heads x head_dim / tp x bytes (1 for fp8, 2 for
+// bf16). Capacity per GPU: HBM x memory_fraction - weights - activation workspace; the replica
+// holds capacity / (bytes per token x block) blocks.
+//
+// Limits: no prefix caching (the samples of one prompt each prefill it), pp = ep = 1 (refused
+// otherwise), no speculative decoding, no CPU scheduling gaps beyond the fixed overhead, and
+// sampling is free.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hardware/catalog.h"
+#include "model/model.h"
+#include "parallel/parallel.h"
+#include "report/report.h"
+#include "topology/topology.h"
+
+namespace fmsim {
+
+// A length in tokens: fixed (stdev 0) or drawn from a normal distribution, rounded, at least 1.
+struct TokenLength {
+  double mean = 0.0;
+  double stdev = 0.0;
+};
+
+struct TraceRequest {
+  double arrival_s = 0.0;
+  int input_tokens = 0;
+  int output_tokens = 0;
+};
+
+// `workload` of the inference stage (DESIGN.md section 4).
+struct InferenceWorkload {
+  Precision precision = Precision::kBf16;  // weights and GEMMs
+  int replicas = 0;                        // 0: every GPU of the cluster, tp per replica
+  int tp = 1, pp = 1, ep = 1;
+  // requests
+  bool all_at_once = false;  // rate "inf": every request queued at time 0 (offline throughput)
+  double rate_per_s = 1.0;   // Poisson arrivals
+  int count = 1000;          // prompts
+  TokenLength input_tokens{512, 0}, output_tokens{256, 0};
+  int samples_per_prompt = 1;       // best-of-n: n sequences per prompt
+  std::vector<TraceRequest> trace;  // when given, replaces the three above
+  std::string trace_file;
+  // batching
+  int max_batch = 256;
+  int max_tokens_per_step = 8192;
+  bool chunked_prefill = true;
+  // KV cache
+  int block_tokens = 16;
+  double memory_fraction = 0.9;
+  Precision kv_precision = Precision::kBf16;  // kBf16 or kFp8
+};
+
+// Constants of sim/data/inference_defaults.json.
+struct InferenceDefaults {
+  double iteration_overhead_s = 0.0;
+  double activation_workspace_factor = 0.0;  // bytes of workspace per token of the budget, x hidden
+  static const InferenceDefaults& builtin();
+};
+
+// What one replica can hold: checks the model fits and returns the KV capacity. Throws
+// fmsim::Error(kInfeasible) naming /workload/kv_cache/memory_fraction when the weights do not
+// fit, or /workload/requests when one request's tokens do not fit in the KV cache.
+struct ReplicaCapacity {
+  double weights_bytes_per_gpu = 0.0;
+  double workspace_bytes_per_gpu = 0.0;
+  double kv_bytes_per_gpu = 0.0;  // available for the cache
+  double kv_bytes_per_token_per_gpu = 0.0;
+  long long kv_blocks = 0;  // per replica (every GPU holds its share of each block)
+  double kv_tokens() const;
+  int block_tokens = 16;
+};
+ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
+                                 const InferenceWorkload& workload);
+
+// The forward time of one iteration on one replica. Exposed for tests and the planner.
+struct IterationShape {
+  double prefill_tokens = 0.0;
+  double prefill_attention_pairs = 0.0;  // sum over chunks of l s + l (l + 1) / 2
+  double decode_tokens = 0.0;
+  double decode_context_tokens = 0.0;  // sum over decode sequences of their cached tokens
+  double sampled = 0.0;                // sequences that produce a token this iteration
+};
+
+class IterationModel {
+ public:
+  // `allreduce_s(bytes)` times one all-reduce over the replica's tp GPUs.
+  IterationModel(const ModelSpec& model, const GpuSpec& gpu, const InferenceWorkload& workload,
+                 std::function<double(double)> allreduce_s);
+  double time_s(const IterationShape& shape) const;
+
+ private:
+  const ModelSpec& model_;
+  const GpuSpec& gpu_;
+  const InferenceWorkload& workload_;
+  std::function<double(double)> allreduce_s_;
+  double bytes_per_param_ = 2.0, kv_bytes_ = 2.0;
+  int dense_layers_ = 0, moe_layers_ = 0, first_moe_ = -1, first_dense_ = -1;
+};
+
+struct InferenceSetup {
+  const InstanceSpec* instance = nullptr;
+  const GpuSpec* gpu = nullptr;
+  int nodes = 1;
+  NetworkConfig network;
+  ModelSpec model;
+  InferenceWorkload workload;
+  std::uint64_t seed = 1;
+  bool trace = false;
+};
+
+// Runs the requests to completion on every replica. Throws fmsim::Error(kInfeasible) as
+// replica_capacity does, and for a layout the cluster cannot hold.
+InferenceResult simulate_inference(const InferenceSetup& setup);
+
+}  // namespace fmsim
