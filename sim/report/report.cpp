@@ -330,6 +330,14 @@ nlohmann::json inference_json(const InferenceResult& r) {
           {"usd_per_million_tokens", r.usd_per_million_output_tokens},
           {"usd_per_million_input_and_output_tokens", r.usd_per_million_tokens},
           {"usd_per_prompt", r.usd_per_prompt},
+          {"slo_sizing",
+           {{"ttft_p99_s_max", r.slo_ttft_p99_s},
+            {"tpot_p99_s_max", r.slo_tpot_p99_s},
+            {"target_rate_per_s", r.slo_target_rate_per_s},
+            {"rate_per_replica", r.slo_rate_per_replica},
+            {"replicas_needed", r.slo_replicas},
+            {"gpus_needed", r.slo_gpus},
+            {"probes", r.slo_probes}}},
           {"cost",
            {{"usd", r.usd}, {"usd_per_hour", r.usd_per_hour}, {"price_source", r.price_source}}}};
 }
@@ -365,6 +373,14 @@ std::string inference_text(const InferenceResult& r) {
                 "# KV cache peak %.0f%%; in the system on average %.2f prompts\n",
                 100 * r.kv_cache_peak_fraction, r.mean_in_system);
   out << line;
+  if (r.slo_probes > 0) {
+    std::snprintf(line, sizeof line,
+                  "# sizing: one replica sustains %.3g requests/s within TTFT p99 <= %g s and "
+                  "TPOT p99 <= %g s; %.3g requests/s need %d replica(s), %d GPUs\n",
+                  r.slo_rate_per_replica, r.slo_ttft_p99_s, r.slo_tpot_p99_s,
+                  r.slo_target_rate_per_s, r.slo_replicas, r.slo_gpus);
+    out << line;
+  }
   std::snprintf(line, sizeof line,
                 "# cost: $%.4g (%s, $%.2f/h): $%.4g per million output tokens, $%.4g per "
                 "prompt\n",

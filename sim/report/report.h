@@ -143,6 +143,10 @@ struct InferenceResult {
   double arrival_rate_per_s = 0.0;  // prompts / (last arrival - first arrival) (Little's lambda)
   long long iterations = 0, preemptions = 0;
   double busy_fraction = 0.0;  // share of replica time spent in iterations
+  // sizing for the scenario's SLOs (slo_probes 0: no ttft/tpot expectation or no finite rate)
+  double slo_ttft_p99_s = 0.0, slo_tpot_p99_s = 0.0, slo_target_rate_per_s = 0.0;
+  double slo_rate_per_replica = 0.0;
+  int slo_replicas = 0, slo_gpus = 0, slo_probes = 0;
   // cost
   double usd_per_hour = 0.0, usd = 0.0, usd_per_million_output_tokens = 0.0,
          usd_per_million_tokens = 0.0, usd_per_prompt = 0.0;

@@ -592,3 +592,43 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
 }
 
 }  // namespace fmsim
+
+namespace fmsim {
+
+SloSizing size_for_slo(const InferenceSetup& setup, double target_rate_per_s, double ttft_p99_s,
+                       double tpot_p99_s) {
+  InferenceSetup one = setup;
+  one.trace = false;
+  InferenceWorkload& w = one.workload;
+  w.replicas = 1;
+  w.count = std::min(w.count, 600);
+  w.trace.clear();
+  SloSizing sizing;
+  const auto meets = [&](double rate) {
+    w.all_at_once = false;
+    w.rate_per_s = rate;
+    ++sizing.probes;
+    const InferenceResult r = simulate_inference(one);
+    return (ttft_p99_s <= 0 || r.ttft_s.p99 <= ttft_p99_s) &&
+           (tpot_p99_s <= 0 || r.tpot_s.p99 <= tpot_p99_s);
+  };
+  w.all_at_once = true;
+  ++sizing.probes;
+  const double capacity = simulate_inference(one).requests_per_s;
+  double low = capacity / 64, high = capacity;
+  if (!meets(low)) return sizing;
+  if (meets(high)) {
+    low = high;
+  } else {
+    for (int i = 0; i < 12; ++i) {
+      const double middle = std::sqrt(low * high);  // geometric: the rates span a factor of 64
+      (meets(middle) ? low : high) = middle;
+    }
+  }
+  sizing.rate_per_replica = low;
+  sizing.replicas = static_cast<int>(std::ceil(target_rate_per_s / low));
+  sizing.gpus = sizing.replicas * setup.workload.tp;
+  return sizing;
+}
+
+}  // namespace fmsim

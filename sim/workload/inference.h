@@ -148,4 +148,17 @@ struct InferenceSetup {
 // replica_capacity does, and for a layout the cluster cannot hold.
 InferenceResult simulate_inference(const InferenceSetup& setup);
 
+// Sizing for service-level objectives: the highest Poisson rate one replica sustains with its
+// TTFT p99 and TPOT p99 within the limits (a limit <= 0 is not checked), found by bisection
+// between 1/64 of the replica's offline throughput and that throughput (each probe a run of up to
+// 600 prompts of the scenario's lengths), and the replicas and GPUs a target rate needs.
+struct SloSizing {
+  double rate_per_replica = 0.0;  // 0: the SLOs cannot be met even at a light load
+  int replicas = 0;
+  int gpus = 0;
+  int probes = 0;
+};
+SloSizing size_for_slo(const InferenceSetup& setup, double target_rate_per_s, double ttft_p99_s,
+                       double tpot_p99_s);
+
 }  // namespace fmsim

@@ -617,6 +617,28 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
     report.infeasible = e.what();
     return report;
   }
+  // GPUs needed for the request rate under the scenario's latency objectives.
+  double ttft_slo = 0.0, tpot_slo = 0.0;
+  for (const auto& e : s.expect) {
+    if (e.name == "ttft_p99_s_max") ttft_slo = e.limit;
+    if (e.name == "tpot_p99_s_max") tpot_slo = e.limit;
+  }
+  const InferenceWorkload& w = s.workload.inference;
+  if ((ttft_slo > 0 || tpot_slo > 0) && !w.all_at_once && w.trace.empty()) {
+    const SloSizing sizing = size_for_slo(setup, w.rate_per_s, ttft_slo, tpot_slo);
+    r.slo_ttft_p99_s = ttft_slo;
+    r.slo_tpot_p99_s = tpot_slo;
+    r.slo_target_rate_per_s = w.rate_per_s;
+    r.slo_rate_per_replica = sizing.rate_per_replica;
+    r.slo_replicas = sizing.replicas;
+    r.slo_gpus = sizing.gpus;
+    r.slo_probes = sizing.probes;
+    if (sizing.rate_per_replica == 0.0) {
+      report.notes.push_back(
+          "the latency objectives cannot be met by one replica even at 1/64 of "
+          "its throughput: a faster layout (larger tp, fp8) is needed");
+    }
+  }
   // The cluster is paid for while it serves: the whole cluster's price over the duration.
   r.usd_per_hour = cluster_price_per_hour(s, instance, r.price_source);
   r.usd = r.usd_per_hour * r.duration_s / 3600.0;

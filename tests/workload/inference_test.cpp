@@ -231,3 +231,44 @@ TEST(InferenceServing, CachePressurePreemptsAndStillFinishesEveryRequest) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+TEST(InferenceSizing, FindsTheHighestRateWithinTheSlosAndTheReplicasATargetNeeds) {
+  // A TPOT p99 of 15 ms for Llama 3 8B on one H100 (a batch-1 step takes 6.6 ms; the step grows
+  // with the batch, and the batch with the rate): the rate found meets it, a rate 10% higher does
+  // not (the bisection brackets the limit to within 1.5%), and 100 requests/s need
+  // ceil(100 / rate) replicas of one GPU. (TTFT is a poor sizing SLO here: chunked prefill admits
+  // new prompts at once until the batch limit, so TTFT stays low almost up to the capacity.)
+  InferenceSetup s;
+  s.instance = &Catalog::builtin().instance("p5.48xlarge", "");
+  s.gpu = &Catalog::builtin().gpu_of(*s.instance);
+  s.model = model_preset("llama3-8b", "");
+  s.workload.count = 600;
+  s.seed = 3;
+  const SloSizing sizing = size_for_slo(s, 100.0, 0.0, 0.015);
+  ASSERT_GT(sizing.rate_per_replica, 0.0);
+  EXPECT_EQ(sizing.replicas, static_cast<int>(std::ceil(100.0 / sizing.rate_per_replica)));
+  EXPECT_EQ(sizing.gpus, sizing.replicas);
+  s.workload.replicas = 1;
+  s.workload.rate_per_s = sizing.rate_per_replica;
+  EXPECT_LE(simulate_inference(s).tpot_s.p99, 0.015);
+  s.workload.rate_per_s = 1.1 * sizing.rate_per_replica;
+  EXPECT_GT(simulate_inference(s).tpot_s.p99, 0.015);
+}
+
+TEST(InferenceSizing, AnSloFasterThanOneDecodeStepCannotBeMet) {
+  // A TPOT p99 of 1 ms is below the 6.6 ms a batch-1 decode step takes: no rate meets it.
+  InferenceSetup s;
+  s.instance = &Catalog::builtin().instance("p5.48xlarge", "");
+  s.gpu = &Catalog::builtin().gpu_of(*s.instance);
+  s.model = model_preset("llama3-8b", "");
+  s.workload.count = 100;
+  const SloSizing sizing = size_for_slo(s, 10.0, 0.0, 0.001);
+  EXPECT_EQ(sizing.rate_per_replica, 0.0);
+  EXPECT_EQ(sizing.replicas, 0);
+}
+
+}  // namespace
+}  // namespace fmsim
