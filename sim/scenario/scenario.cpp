@@ -341,6 +341,8 @@ InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, co
   w.max_tokens_per_step =
       static_cast<int>(batching.integer("max_tokens_per_step", 8192, 1, 1 << 24));
   w.chunked_prefill = batching.boolean("chunked_prefill", true);
+  w.reserve_full_request =
+      batching.choice("scheduler", "preempt", {"preempt", "reserve"}) == "reserve";
   batching.finish();
 
   JsonReader kv = reader.object("kv_cache");
@@ -645,7 +647,8 @@ nlohmann::json to_json(const Scenario& s) {
         {"batching",
          {{"max_batch", i.max_batch},
           {"max_tokens_per_step", i.max_tokens_per_step},
-          {"chunked_prefill", i.chunked_prefill}}},
+          {"chunked_prefill", i.chunked_prefill},
+          {"scheduler", i.reserve_full_request ? "reserve" : "preempt"}}},
         {"kv_cache",
          {{"block_tokens", i.block_tokens},
           {"memory_fraction", i.memory_fraction},

@@ -350,7 +350,12 @@ class Server : public EventHandler {
         Sequence& s = sequences_[id];
         // Without chunking a prompt goes whole (one may exceed the budget if it is alone).
         if (!w_.chunked_prefill && s.to_prefill > budget && !replica.prefill_chunks.empty()) break;
-        const int first_chunk = w_.chunked_prefill ? std::min(budget, s.to_prefill) : s.to_prefill;
+        // vLLM reserves the first chunk; a reserving scheduler (TensorRT-LLM's default) the
+        // whole request, so that it never needs a preemption.
+        const long long first_chunk = w_.reserve_full_request
+                                          ? static_cast<long long>(s.input_tokens) + s.output_tokens
+                                      : w_.chunked_prefill ? std::min(budget, s.to_prefill)
+                                                           : s.to_prefill;
         if (!reserve(replica, s, first_chunk)) break;  // the cache is full: wait
         replica.waiting.pop_front();
         s.admitted_order = admissions_++;
@@ -394,8 +399,12 @@ class Server : public EventHandler {
   }
 
   bool can_admit(const Replica& replica, int id) const {
+    const Sequence& s = sequences_[id];
+    const long long tokens = w_.reserve_full_request
+                                 ? static_cast<long long>(s.input_tokens) + s.output_tokens
+                                 : s.to_prefill;
     return static_cast<int>(replica.running.size()) < w_.max_batch &&
-           blocks_for(sequences_[id].to_prefill) <= replica.free_blocks;
+           blocks_for(tokens) <= replica.free_blocks;
   }
 
   // Adds a prompt chunk of up to `budget` tokens, as far as the cache has room, to the iteration.

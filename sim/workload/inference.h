@@ -13,7 +13,9 @@
 // KV cache: paged blocks of block_tokens tokens in HBM. A sequence holds ceil(tokens / block)
 // blocks. When a decode token needs a block and none is free, the most recently admitted
 // sequence is preempted: its blocks are freed and it goes back to the head of the queue to
-// recompute its prompt and the tokens it had generated (vLLM's recompute preemption).
+// recompute its prompt and the tokens it had generated (vLLM's recompute preemption). With the
+// "reserve" scheduler a request is admitted only when its whole prompt + output fits, and no
+// sequence is ever preempted (TensorRT-LLM's default capacity scheduler).
 //
 // Iteration time, per layer of the model on one GPU of the replica (tp-sharded):
 //   GEMMs of T = prefill + decode tokens: roofline per GEMM (execute/compute.h): at small T the
@@ -80,6 +82,10 @@ struct InferenceWorkload {
   int max_batch = 256;
   int max_tokens_per_step = 8192;
   bool chunked_prefill = true;
+  // "reserve": admit a request only when its whole KV cache (prompt + output) fits, and never
+  // preempt (TensorRT-LLM's GUARANTEED_NO_EVICT); "preempt": admit when the prompt fits and
+  // preempt on demand (vLLM).
+  bool reserve_full_request = false;
   // KV cache
   int block_tokens = 16;
   double memory_fraction = 0.9;

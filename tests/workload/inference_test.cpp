@@ -272,3 +272,33 @@ TEST(InferenceSizing, AnSloFasterThanOneDecodeStepCannotBeMet) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+TEST(InferenceServing, TheReservingSchedulerNeverPreempts) {
+  // The cache-pressure case above with TensorRT-LLM's GUARANTEED_NO_EVICT admission: a request
+  // enters only when its 4,096 tokens fit whole, so none is ever preempted, and at most
+  // floor(cache tokens / 4,096) run at once.
+  InferenceWorkload w;
+  w.replicas = 1;
+  w.memory_fraction = 0.25;
+  w.count = 64;
+  w.all_at_once = true;
+  w.input_tokens = {2048, 0};
+  w.output_tokens = {2048, 0};
+  w.reserve_full_request = true;
+  InferenceSetup s;
+  s.instance = &Catalog::builtin().instance("p5.48xlarge", "");
+  s.gpu = &Catalog::builtin().gpu_of(*s.instance);
+  s.model = model_preset("llama3-8b", "");
+  s.workload = w;
+  const InferenceResult r = simulate_inference(s);
+  EXPECT_EQ(r.preemptions, 0);
+  EXPECT_EQ(r.output_tokens, 64.0 * 2048);
+  const ReplicaCapacity c = replica_capacity(s.model, *s.gpu, w);
+  EXPECT_LE(r.mean_batch, std::floor(c.kv_tokens() / 4096.0));
+}
+
+}  // namespace
+}  // namespace fmsim
