@@ -126,7 +126,12 @@ ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
 IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
                                const InferenceWorkload& workload,
                                std::function<double(double)> allreduce_s)
-    : model_(model), gpu_(gpu), workload_(workload), allreduce_s_(std::move(allreduce_s)) {
+    : model_(model),
+      gpu_(gpu),
+      tp_(workload.tp),
+      ep_(workload.ep),
+      precision_(workload.precision),
+      allreduce_s_(std::move(allreduce_s)) {
   bytes_per_param_ = precision_bytes(workload.precision);
   kv_bytes_ = precision_bytes(workload.kv_precision);
   for (int layer = 0; layer < model.layers; ++layer) {
@@ -144,7 +149,7 @@ double IterationModel::time_s(const IterationShape& s) const {
   const ComputeDefaults& compute = ComputeDefaults::builtin();
   const double tokens = s.prefill_tokens + s.decode_tokens;
   if (tokens <= 0.0) return 0.0;
-  const int tp = workload_.tp;
+  const int tp = tp_;
   // Attention on this GPU: heads/tp heads of head_dim.
   const double d_attn = static_cast<double>(model_.heads) / tp * model_.effective_head_dim();
   const double attention_flops =
@@ -157,10 +162,10 @@ double IterationModel::time_s(const IterationShape& s) const {
       tp > 1 ? 2.0 * allreduce_s_(tokens * model_.hidden * kActivationBytes) : 0.0;
   const auto layer_s = [&](int layer) {
     const LayerKernels k =
-        layer_forward_kernels(model_, layer, tokens, 1, tp, bytes_per_param_, workload_.ep);
+        layer_forward_kernels(model_, layer, tokens, 1, tp, bytes_per_param_, ep_);
     double gemm_s = 0.0;
     for (const GemmShape& g : k.gemms) {
-      gemm_s += gemm_time_s(gpu_, workload_.precision, g, bytes_per_param_, compute);
+      gemm_s += gemm_time_s(gpu_, precision_, g, bytes_per_param_, compute);
     }
     return gemm_s + attention_s + allreduce_s;
   };
@@ -170,7 +175,7 @@ double IterationModel::time_s(const IterationShape& s) const {
   if (s.sampled > 0) {
     const LayerKernels head = output_forward_kernels(model_, s.sampled, tp, bytes_per_param_);
     for (const GemmShape& g : head.gemms) {
-      total += gemm_time_s(gpu_, workload_.precision, g, bytes_per_param_, compute);
+      total += gemm_time_s(gpu_, precision_, g, bytes_per_param_, compute);
     }
   }
   return total + InferenceDefaults::builtin().iteration_overhead_s;

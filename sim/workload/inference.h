@@ -131,9 +131,10 @@ class IterationModel {
   double time_s(const IterationShape& shape) const;
 
  private:
-  const ModelSpec& model_;
+  ModelSpec model_;  // copies: the model may be built from temporaries
   const GpuSpec& gpu_;
-  const InferenceWorkload& workload_;
+  int tp_ = 1, ep_ = 1;
+  Precision precision_ = Precision::kBf16;
   std::function<double(double)> allreduce_s_;
   double bytes_per_param_ = 2.0, kv_bytes_ = 2.0;
   int dense_layers_ = 0, moe_layers_ = 0, first_moe_ = -1, first_dense_ = -1;
