@@ -390,6 +390,75 @@ std::string inference_text(const InferenceResult& r) {
   return out.str();
 }
 
+nlohmann::json rl_json(const RlResult& r) {
+  return {{"algorithm", r.algorithm},
+          {"placement", r.placement},
+          {"trainer_gpus", r.trainer_gpus},
+          {"rollout_gpus", r.rollout_gpus},
+          {"prompts", r.prompts},
+          {"samples", r.samples},
+          {"generated_tokens", r.generated_tokens},
+          {"iteration_s", r.iteration_s},
+          {"breakdown",
+           {{"rollout", r.rollout_s},
+            {"scoring", r.scoring_s},
+            {"train", r.train_s},
+            {"weight_sync", r.sync_s}}},
+          {"idle_fraction",
+           {{"trainer", r.trainer_idle_fraction}, {"rollout", r.rollout_idle_fraction}}},
+          {"rollout_busy_fraction", r.rollout_busy_fraction},
+          {"weight_bytes", r.weight_bytes},
+          {"train_mfu", r.train_mfu},
+          {"samples_per_s", r.samples_per_s},
+          {"generated_tokens_per_s", r.generated_tokens_per_s},
+          {"iterations", r.iterations},
+          {"days", r.days},
+          {"cost",
+           {{"usd_per_iteration", r.usd_per_iteration},
+            {"usd", r.usd},
+            {"usd_per_hour", r.usd_per_hour},
+            {"price_source", r.price_source}}}};
+}
+
+std::string rl_text(const RlResult& r) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "# %s, %s: %d prompts x %d = %d samples per iteration, %.4g generated tokens; "
+                "%d GPUs generate, %d train\n",
+                r.algorithm.c_str(), r.placement.c_str(), r.prompts,
+                r.prompts > 0 ? r.samples / r.prompts : 0, r.samples, r.generated_tokens,
+                r.rollout_gpus, r.trainer_gpus);
+  out << line;
+  out << "# iteration                  seconds   share\n";
+  const auto row = [&](const char* name, double seconds) {
+    std::snprintf(line, sizeof line, "  %-24s %9.2f  %5.1f%%\n", name, seconds,
+                  r.iteration_s > 0 ? 100 * seconds / r.iteration_s : 0.0);
+    out << line;
+  };
+  row("rollout", r.rollout_s);
+  row("scoring", r.scoring_s);
+  row("train", r.train_s);
+  row("weight sync", r.sync_s);
+  row("iteration", r.iteration_s);
+  std::snprintf(line, sizeof line,
+                "# idle: trainer %.0f%%, rollout %.0f%% of the iteration; training MFU %.1f%%; "
+                "%.3g samples/s, %.4g generated tokens/s\n",
+                100 * r.trainer_idle_fraction, 100 * r.rollout_idle_fraction, 100 * r.train_mfu,
+                r.samples_per_s, r.generated_tokens_per_s);
+  out << line;
+  std::snprintf(line, sizeof line, "# cost: $%.4g per iteration (%s, $%.2f/h)", r.usd_per_iteration,
+                r.price_source.c_str(), r.usd_per_hour);
+  out << line;
+  if (r.iterations > 0) {
+    std::snprintf(line, sizeof line, "; %.0f iterations: %.2f days, $%.4g", r.iterations, r.days,
+                  r.usd);
+    out << line;
+  }
+  out << "\n";
+  return out.str();
+}
+
 }  // namespace
 
 double TrainingReport::exposed_comm_total() const {
@@ -424,6 +493,7 @@ nlohmann::json to_json(const Report& report) {
   }
   if (report.training) out["training"] = training_json(*report.training);
   if (report.inference) out["inference"] = inference_json(*report.inference);
+  if (report.rl) out["rl"] = rl_json(*report.rl);
   if (!report.infeasible.empty()) out["infeasible"] = report.infeasible;
   nlohmann::json expectations = nlohmann::json::array();
   for (const auto& e : report.expectations) {
@@ -465,6 +535,7 @@ std::string render_text(const Report& report) {
   }
   if (report.training) out << training_text(*report.training);
   if (report.inference) out << inference_text(*report.inference);
+  if (report.rl) out << rl_text(*report.rl);
   if (!report.infeasible.empty()) out << "# INFEASIBLE: " << report.infeasible << "\n";
   for (const auto& note : report.notes) out << "# note: " << note << "\n";
   for (const auto& e : report.expectations) {

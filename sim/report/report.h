@@ -153,6 +153,23 @@ struct InferenceResult {
   std::string price_source;
 };
 
+// The RL stage (workload/rl.h): one iteration of the loop.
+struct RlResult {
+  std::string algorithm, placement;
+  int trainer_gpus = 0, rollout_gpus = 0;
+  int prompts = 0, samples = 0;
+  double generated_tokens = 0.0, sequence_tokens = 0.0;  // per iteration
+  double rollout_s = 0.0, scoring_s = 0.0, train_s = 0.0, sync_s = 0.0, iteration_s = 0.0;
+  double weight_bytes = 0.0;
+  double trainer_idle_fraction = 0.0, rollout_idle_fraction = 0.0;
+  double rollout_busy_fraction = 0.0;  // of the rollout phase itself
+  double train_mfu = 0.0;
+  double samples_per_s = 0.0, generated_tokens_per_s = 0.0;
+  double iterations = 0.0, days = 0.0;
+  double usd_per_hour = 0.0, usd_per_iteration = 0.0, usd = 0.0;
+  std::string price_source;
+};
+
 struct ExpectationResult {
   std::string name;
   double limit = 0.0;
@@ -192,6 +209,7 @@ struct Report {
   std::optional<CollectiveResult> collective;
   std::optional<TrainingReport> training;
   std::optional<InferenceResult> inference;
+  std::optional<RlResult> rl;
   std::string infeasible;  // non-empty: why the scenario cannot run (exit code 3)
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> notes;

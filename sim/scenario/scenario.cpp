@@ -50,7 +50,11 @@ const std::vector<std::string>& expectations_of(const std::string& stage) {
   static const std::vector<std::string> inference = {
       "ttft_p99_s_max",          "tpot_p99_s_max",     "e2e_p99_s_max",
       "output_tokens_per_s_min", "requests_per_s_min", "usd_per_million_tokens_max"};
+  static const std::vector<std::string> rl = {"iteration_s_max", "samples_per_s_min",
+                                              "trainer_idle_fraction_max", "days_max",
+                                              "cost_usd_max"};
   if (stage == "inference") return inference;
+  if (stage == "rl") return rl;
   return stage == "collective" ? collective : training;
 }
 
@@ -354,6 +358,67 @@ InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, co
   return w;
 }
 
+RlWorkload parse_rl(JsonReader& reader, const ModelSpec& model, const GpuSpec& gpu,
+                    int cluster_gpus, int gpus_per_node) {
+  RlWorkload w;
+  w.ppo = reader.choice("algorithm", "grpo", {"grpo", "ppo"}) == "ppo";
+  w.group_size = static_cast<int>(reader.integer("group_size", 8, 1, 4096));
+  w.prompts_per_iteration =
+      static_cast<int>(reader.integer("prompts_per_iteration", 512, 1, 1 << 20));
+  w.colocated =
+      reader.choice("placement", "colocated", {"colocated", "disaggregated"}) == "colocated";
+  w.async = reader.boolean("async", false);
+  if (w.async && w.colocated) {
+    throw bad_input(reader.pointer("async"),
+                    "only with \"placement\": \"disaggregated\" (colocated phases share the GPUs)");
+  }
+  w.rollout_gpus = static_cast<int>(reader.integer("rollout_gpus", 0, 0, cluster_gpus));
+  if (!w.colocated && w.rollout_gpus == 0) {
+    throw bad_input(reader.pointer("rollout_gpus"),
+                    "missing: a disaggregated placement needs the GPUs that generate (whole "
+                    "nodes of " +
+                        std::to_string(gpus_per_node) + ")");
+  }
+  w.iterations = reader.number("iterations", 0.0, 0.0, 1e9);
+
+  JsonReader policy = reader.object("policy");
+  w.train_precision = parse_precision_at(policy, "precision");
+  w.micro_batch = static_cast<int>(policy.integer("micro_batch", 1, 1, 1 << 20));
+  if (const nlohmann::json* p = policy.raw("parallelism")) {
+    w.train_parallel = parse_parallel(*p, policy.pointer("parallelism"));
+  }
+  policy.finish();
+
+  if (!reader.has("rollout")) {
+    throw bad_input(reader.pointer("rollout"),
+                    "missing; expected the generation engine: parallelism, precision, requests "
+                    "{input_tokens, output_tokens}, batching, kv_cache");
+  }
+  const nlohmann::json* rollout = reader.raw("rollout");
+  JsonReader rollout_reader(*rollout, reader.pointer("rollout"));
+  // The loop sets how many prompts and samples the engine gets, and all at once.
+  if (rollout->contains("replicas")) {
+    throw bad_input(rollout_reader.pointer("replicas"),
+                    "set by the RL loop (the rollout GPUs / tp); remove it");
+  }
+  if (rollout->contains("requests") && (*rollout)["requests"].is_object()) {
+    for (const char* key : {"arrival", "rate_per_s", "count", "samples_per_prompt", "trace"}) {
+      if ((*rollout)["requests"].contains(key)) {
+        throw bad_input(pointer_join(rollout_reader.pointer("requests"), key),
+                        "set by the RL loop (prompts_per_iteration, group_size, all at once); "
+                        "expected only input_tokens and output_tokens");
+      }
+    }
+  }
+  w.rollout = parse_inference(rollout_reader, model, gpu, "");
+  rollout_reader.finish();
+  if (w.rollout.tp > (w.colocated ? cluster_gpus : w.rollout_gpus)) {
+    throw bad_input(rollout_reader.pointer("parallelism") + "/tp",
+                    "expected at most the rollout GPUs");
+  }
+  return w;
+}
+
 ClusterConfig parse_cluster(JsonReader reader, const Catalog& catalog) {
   ClusterConfig cluster;
   cluster.instance = reader.required_string("instance");
@@ -496,13 +561,14 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
   JsonReader workload = root.object("workload");
   s.workload.stage = workload.choice("stage", "collective", stage_names());
   const std::string& stage = s.workload.stage;
-  if (stage == "rl") {
-    throw bad_input("/workload/stage", "stage \"" + stage + "\" is not available in fmsim " +
-                                           "yet; expected \"pretrain\", \"sft\", "
-                                           "\"inference\" or \"collective\"");
-  }
   if (stage == "collective") {
     s.workload.collective = parse_collective(workload, cluster_gpus, cluster_text);
+  } else if (stage == "rl") {
+    if (s.model_value.is_null()) {
+      throw bad_input("/model", "missing; expected a preset name or a model object");
+    }
+    s.workload.rl =
+        parse_rl(workload, s.model, catalog.gpu_of(instance), cluster_gpus, instance.gpus_per_node);
   } else if (stage == "inference") {
     if (s.model_value.is_null())
       throw bad_input("/model", "missing; expected a preset name or a model object");
@@ -655,6 +721,41 @@ nlohmann::json to_json(const Scenario& s) {
           {"precision", to_string(i.kv_precision)}}}};
     // An absent trace stays absent (the report never holds a null).
     if (!i.trace_file.empty()) workload["requests"]["trace"] = i.trace_file;
+  }
+  if (s.workload.stage == "rl") {
+    const RlWorkload& r = s.workload.rl;
+    const auto length = [](const TokenLength& l) {
+      return l.stdev > 0 ? nlohmann::json{{"mean", l.mean}, {"stdev", l.stdev}}
+                         : nlohmann::json(l.mean);
+    };
+    const InferenceWorkload& g = r.rollout;
+    workload = {
+        {"stage", "rl"},
+        {"algorithm", r.ppo ? "ppo" : "grpo"},
+        {"group_size", r.group_size},
+        {"prompts_per_iteration", r.prompts_per_iteration},
+        {"placement", r.colocated ? "colocated" : "disaggregated"},
+        {"async", r.async},
+        {"rollout_gpus", r.rollout_gpus},
+        {"iterations", r.iterations},
+        {"policy",
+         {{"precision", to_string(r.train_precision)},
+          {"micro_batch", r.micro_batch},
+          {"parallelism", to_json(r.train_parallel)}}},
+        {"rollout",
+         {{"precision", to_string(g.precision)},
+          {"parallelism", {{"tp", g.tp}, {"pp", g.pp}, {"ep", g.ep}}},
+          {"requests",
+           {{"input_tokens", length(g.input_tokens)}, {"output_tokens", length(g.output_tokens)}}},
+          {"batching",
+           {{"max_batch", g.max_batch},
+            {"max_tokens_per_step", g.max_tokens_per_step},
+            {"chunked_prefill", g.chunked_prefill},
+            {"scheduler", g.reserve_full_request ? "reserve" : "preempt"}}},
+          {"kv_cache",
+           {{"block_tokens", g.block_tokens},
+            {"memory_fraction", g.memory_fraction},
+            {"precision", to_string(g.kv_precision)}}}}}};
   }
   if (s.cluster.price_usd_per_gpu_hour) {
     cluster["pricing"]["usd_per_gpu_hour"] = *s.cluster.price_usd_per_gpu_hour;

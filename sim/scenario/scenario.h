@@ -18,6 +18,7 @@
 #include "storage/storage.h"
 #include "topology/topology.h"
 #include "workload/inference.h"
+#include "workload/rl.h"
 
 namespace fmsim {
 
@@ -76,6 +77,7 @@ struct Workload {
   CollectiveWorkload collective;
   TrainingWorkload training;
   InferenceWorkload inference;
+  RlWorkload rl;
 };
 
 // One `expect` entry: "<metric>_min" or "<metric>_max" with its limit.

@@ -13,6 +13,7 @@
 #include "storage/storage.h"
 #include "topology/topology.h"
 #include "workload/inference.h"
+#include "workload/rl.h"
 #include "workload/training.h"
 
 namespace fmsim {
@@ -667,6 +668,47 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
   return report;
 }
 
+Report run_rl(const Scenario& s, const Catalog& catalog, const RunOptions& options) {
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const GpuSpec& gpu = catalog.gpu_of(instance);
+  RlSetup setup;
+  setup.instance = &instance;
+  setup.gpu = &gpu;
+  setup.nodes = s.cluster.nodes;
+  setup.network = s.cluster.network;
+  setup.model = s.model;
+  setup.workload = s.workload.rl;
+  setup.seed = s.seed;
+  Report report = report_for(s, options);
+  report.cluster_summary = cluster_summary(s, instance, gpu);
+  RlResult r;
+  try {
+    r = simulate_rl_iteration(setup);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kInfeasible) throw;
+    report.infeasible = e.what();
+    return report;
+  }
+  r.usd_per_hour = cluster_price_per_hour(s, instance, r.price_source);
+  r.usd_per_iteration = r.usd_per_hour * r.iteration_s / 3600.0;
+  r.iterations = s.workload.rl.iterations;
+  r.days = r.iterations * r.iteration_s / 86400.0;
+  r.usd = r.iterations * r.usd_per_iteration;
+  for (const auto& e : s.expect) {
+    ExpectationResult x{e.name, e.limit, 0.0, true};
+    if (e.name == "iteration_s_max") check_expectation(x, r.iteration_s, false);
+    if (e.name == "samples_per_s_min") check_expectation(x, r.samples_per_s, true);
+    if (e.name == "trainer_idle_fraction_max") {
+      check_expectation(x, r.trainer_idle_fraction, false);
+    }
+    if (e.name == "days_max") check_expectation(x, r.days, false);
+    if (e.name == "cost_usd_max") check_expectation(x, r.usd, false);
+    report.expectations.push_back(x);
+  }
+  report.rl = std::move(r);
+  return report;
+}
+
 }  // namespace
 
 std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
@@ -702,6 +744,7 @@ Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunO
     return run_training(scenario, catalog, options);
   }
   if (scenario.workload.stage == "inference") return run_inference(scenario, catalog, options);
+  if (scenario.workload.stage == "rl") return run_rl(scenario, catalog, options);
   throw bad_input("/workload/stage", "stage \"" + scenario.workload.stage + "\" cannot run yet");
 }
 

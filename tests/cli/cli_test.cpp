@@ -188,10 +188,11 @@ TEST_F(Cli, MaxBytesBelowMinBytesIsBadInput) {
                    "/workload/max_bytes");
 }
 
-TEST_F(Cli, StageNotAvailableYetIsBadInput) {
-  const Outcome outcome = expect_bad_input(
-      {write_scenario_with("s.json", "/workload/stage", "rl")}, "/workload/stage");
-  EXPECT_TRUE(contains(outcome.err, "not available")) << outcome.err;
+TEST_F(Cli, StageThatNeedsAModelWithoutOneIsBadInput) {
+  // The small scenario is a collective one, without a model: the rl stage needs one.
+  const Outcome outcome =
+      expect_bad_input({write_scenario_with("s.json", "/workload/stage", "rl")}, "/model");
+  EXPECT_TRUE(contains(outcome.err, "missing")) << outcome.err;
 }
 
 TEST_F(Cli, ValidateReportsBadInputTheSameWay) {

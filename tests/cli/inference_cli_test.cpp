@@ -101,3 +101,33 @@ TEST_F(InferenceCli, TheServingExampleMeetsItsSlosAndReportsDollars) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+constexpr const char* kGrpoColocated = "grpo-llama3-8b-p5-4node-colocated.json";
+
+TEST_F(InferenceCli, RlAsyncNeedsDisaggregatedPools) {
+  const Outcome o = run_with({"/workload/async=true"}, kGrpoColocated);
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_TRUE(contains(o.err, "/workload/async")) << o.err;
+}
+
+TEST_F(InferenceCli, RlRolloutCountIsSetByTheLoop) {
+  const Outcome o = run_with({"/workload/rollout/requests/count=10"}, kGrpoColocated);
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_TRUE(contains(o.err, "/workload/rollout/requests/count")) << o.err;
+}
+
+TEST_F(InferenceCli, RlIterationBreakdownAddsUp) {
+  const Outcome o = run_with({}, kGrpoColocated, true);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const json rl = json::parse(read_file(dir() / "report.json"))["rl"];
+  double sum = 0.0;
+  for (const auto& [phase, seconds] : rl["breakdown"].items()) sum += seconds.get<double>();
+  EXPECT_NEAR(rl["iteration_s"].get<double>(), sum, 1e-9);
+  EXPECT_EQ(rl["samples"].get<int>(), 128 * 8);
+}
+
+}  // namespace
+}  // namespace fmsim

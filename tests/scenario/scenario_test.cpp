@@ -468,10 +468,14 @@ TEST(ScenarioErrors, CalibrationProfileIsRefusedUntilItCanBeRead) {
   EXPECT_EQ(e.where(), "/calibration");
 }
 
-TEST(ScenarioErrors, StageNotAvailableYetSaysSo) {
-  const Error e = parse_error_with("/workload/stage", "rl");
+TEST(ScenarioErrors, ServingFeatureNotAvailableYetSaysSo) {
+  // Pipeline-parallel serving is refused, not ignored.
+  json document = minimal_document();
+  document["model"] = "llama3-8b";
+  document["workload"] = {{"stage", "inference"}, {"parallelism", {{"pp", 2}}}};
+  const Error e = error_of([&] { parse(document); });
   EXPECT_EQ(e.code(), ExitCode::kBadInput);
-  EXPECT_EQ(e.where(), "/workload/stage");
+  EXPECT_EQ(e.where(), "/workload/parallelism/pp");
   EXPECT_NE(e.message().find("not available"), std::string::npos) << e.what();
 }
 
