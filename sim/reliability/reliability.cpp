@@ -15,13 +15,13 @@
 #include <functional>
 #include <limits>
 #include <queue>
-#include <random>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "data/embedded.h"
 #include "error.h"
+#include "random.h"
 
 namespace fmsim {
 
@@ -183,21 +183,6 @@ double mean_replace_s(const RunInputs& in) {
 // ---------------------------------------------------------------------------------------------
 // Monte Carlo
 
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : engine_(seed) {}
-
-  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
-
-  double exponential(double rate) {
-    if (rate == 0.0) return std::numeric_limits<double>::infinity();
-    return -std::log1p(-uniform()) / rate;
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
 // The job's spare nodes and the failed nodes out for repair.
 class SparePool {
  public:
@@ -240,7 +225,7 @@ class SparePool {
 };
 
 // One simulated run; the counts land in expected_failures and expected_planned.
-RunEstimate simulate_run(const RunInputs& in, const SegmentPlan& plan, Random& random) {
+RunEstimate simulate_run(const RunInputs& in, const SegmentPlan& plan, SeededRandom& random) {
   const RecoveryTimes& r = in.recovery;
   const double lambda = in.failures.per_s;
   const double planned_cost_s = r.restart_s + r.reload_s;
@@ -310,13 +295,6 @@ RunEstimate divided(RunEstimate sum, double n) {
     *field /= n;
   }
   return sum;
-}
-
-// Nearest-rank percentile of sorted values: the ceil(p n / 100)-th smallest.
-double nearest_rank(const std::vector<double>& sorted, int percent) {
-  const auto n = static_cast<std::int64_t>(sorted.size());
-  const std::int64_t rank = std::max<std::int64_t>(1, (percent * n + 99) / 100);
-  return sorted[static_cast<std::size_t>(std::min(rank, n) - 1)];
 }
 
 }  // namespace
@@ -487,7 +465,7 @@ MonteCarloResult monte_carlo_run(const RunInputs& in, int trials, std::uint64_t 
                     "checkpoint less often or make failures rarer");
   }
 
-  Random random(seed);
+  SeededRandom random(seed);
   std::vector<double> walls_s;
   walls_s.reserve(static_cast<std::size_t>(trials));
   RunEstimate sum;

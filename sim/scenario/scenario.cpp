@@ -604,6 +604,12 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
   return s;
 }
 
+// A token length as the scenario writes it: a number, or {"mean", "stdev"}.
+static nlohmann::json length_json(const TokenLength& l) {
+  return l.stdev > 0 ? nlohmann::json{{"mean", l.mean}, {"stdev", l.stdev}}
+                     : nlohmann::json(l.mean);
+}
+
 nlohmann::json to_json(const Scenario& s) {
   const CollectiveWorkload& c = s.workload.collective;
   nlohmann::json cluster = {{"instance", s.cluster.instance},
@@ -694,10 +700,6 @@ nlohmann::json to_json(const Scenario& s) {
   }
   if (s.workload.stage == "inference") {
     const InferenceWorkload& i = s.workload.inference;
-    const auto length = [](const TokenLength& l) {
-      return l.stdev > 0 ? nlohmann::json{{"mean", l.mean}, {"stdev", l.stdev}}
-                         : nlohmann::json(l.mean);
-    };
     workload = {
         {"stage", "inference"},
         {"precision", to_string(i.precision)},
@@ -707,8 +709,8 @@ nlohmann::json to_json(const Scenario& s) {
          {{"arrival", "poisson"},
           {"rate_per_s", i.all_at_once ? nlohmann::json("inf") : nlohmann::json(i.rate_per_s)},
           {"count", i.count},
-          {"input_tokens", length(i.input_tokens)},
-          {"output_tokens", length(i.output_tokens)},
+          {"input_tokens", length_json(i.input_tokens)},
+          {"output_tokens", length_json(i.output_tokens)},
           {"samples_per_prompt", i.samples_per_prompt}}},
         {"batching",
          {{"max_batch", i.max_batch},
@@ -724,38 +726,34 @@ nlohmann::json to_json(const Scenario& s) {
   }
   if (s.workload.stage == "rl") {
     const RlWorkload& r = s.workload.rl;
-    const auto length = [](const TokenLength& l) {
-      return l.stdev > 0 ? nlohmann::json{{"mean", l.mean}, {"stdev", l.stdev}}
-                         : nlohmann::json(l.mean);
-    };
     const InferenceWorkload& g = r.rollout;
-    workload = {
-        {"stage", "rl"},
-        {"algorithm", r.ppo ? "ppo" : "grpo"},
-        {"group_size", r.group_size},
-        {"prompts_per_iteration", r.prompts_per_iteration},
-        {"placement", r.colocated ? "colocated" : "disaggregated"},
-        {"async", r.async},
-        {"rollout_gpus", r.rollout_gpus},
-        {"iterations", r.iterations},
-        {"policy",
-         {{"precision", to_string(r.train_precision)},
-          {"micro_batch", r.micro_batch},
-          {"parallelism", to_json(r.train_parallel)}}},
-        {"rollout",
-         {{"precision", to_string(g.precision)},
-          {"parallelism", {{"tp", g.tp}, {"pp", g.pp}, {"ep", g.ep}}},
-          {"requests",
-           {{"input_tokens", length(g.input_tokens)}, {"output_tokens", length(g.output_tokens)}}},
-          {"batching",
-           {{"max_batch", g.max_batch},
-            {"max_tokens_per_step", g.max_tokens_per_step},
-            {"chunked_prefill", g.chunked_prefill},
-            {"scheduler", g.reserve_full_request ? "reserve" : "preempt"}}},
-          {"kv_cache",
-           {{"block_tokens", g.block_tokens},
-            {"memory_fraction", g.memory_fraction},
-            {"precision", to_string(g.kv_precision)}}}}}};
+    workload = {{"stage", "rl"},
+                {"algorithm", r.ppo ? "ppo" : "grpo"},
+                {"group_size", r.group_size},
+                {"prompts_per_iteration", r.prompts_per_iteration},
+                {"placement", r.colocated ? "colocated" : "disaggregated"},
+                {"async", r.async},
+                {"rollout_gpus", r.rollout_gpus},
+                {"iterations", r.iterations},
+                {"policy",
+                 {{"precision", to_string(r.train_precision)},
+                  {"micro_batch", r.micro_batch},
+                  {"parallelism", to_json(r.train_parallel)}}},
+                {"rollout",
+                 {{"precision", to_string(g.precision)},
+                  {"parallelism", {{"tp", g.tp}, {"pp", g.pp}, {"ep", g.ep}}},
+                  {"requests",
+                   {{"input_tokens", length_json(g.input_tokens)},
+                    {"output_tokens", length_json(g.output_tokens)}}},
+                  {"batching",
+                   {{"max_batch", g.max_batch},
+                    {"max_tokens_per_step", g.max_tokens_per_step},
+                    {"chunked_prefill", g.chunked_prefill},
+                    {"scheduler", g.reserve_full_request ? "reserve" : "preempt"}}},
+                  {"kv_cache",
+                   {{"block_tokens", g.block_tokens},
+                    {"memory_fraction", g.memory_fraction},
+                    {"precision", to_string(g.kv_precision)}}}}}};
   }
   if (s.cluster.price_usd_per_gpu_hour) {
     cluster["pricing"]["usd_per_gpu_hour"] = *s.cluster.price_usd_per_gpu_hour;

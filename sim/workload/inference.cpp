@@ -6,8 +6,6 @@
 #include <deque>
 #include <limits>
 #include <map>
-#include <numbers>
-#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +14,7 @@
 #include "engine/simulator.h"
 #include "error.h"
 #include "execute/compute.h"
+#include "random.h"
 
 namespace fmsim {
 namespace {
@@ -30,24 +29,7 @@ std::string gb(double bytes) {
   return text;
 }
 
-// Seeded, library-independent random numbers (as reliability.cpp): uniforms from the raw 64 bits.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : engine_(seed) {}
-  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  double exponential(double rate) { return -std::log1p(-uniform()) / rate; }
-  // Box-Muller, one value per call.
-  double normal() {
-    const double u1 = 1.0 - uniform();  // (0, 1]
-    const double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-int draw_length(const TokenLength& length, Random& random) {
+int draw_length(const TokenLength& length, SeededRandom& random) {
   if (length.stdev <= 0.0) return std::max(1, static_cast<int>(std::lround(length.mean)));
   return std::max(1, static_cast<int>(std::lround(length.mean + length.stdev * random.normal())));
 }
@@ -58,14 +40,6 @@ double total_weight_params_per_gpu(const ModelSpec& model, int tp) {
     params += layer_parameter_shard(model, layer, tp).total();
   }
   return params;
-}
-
-// Nearest-rank percentile of sorted values.
-double nearest_rank(const std::vector<double>& sorted, int percent) {
-  if (sorted.empty()) return 0.0;
-  const auto n = static_cast<long long>(sorted.size());
-  const long long rank = std::max<long long>(1, (percent * n + 99) / 100);
-  return sorted[static_cast<std::size_t>(std::min(rank, n) - 1)];
 }
 
 Percentiles percentiles(std::vector<double> values) {
@@ -541,7 +515,7 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   const ReplicaCapacity capacity = replica_capacity(setup.model, gpu, w);
 
   // Requests: from the trace, or drawn from the seeded process.
-  Random random(setup.seed);
+  SeededRandom random(setup.seed);
   std::vector<TraceRequest> requests = w.trace;
   if (requests.empty()) {
     double t = 0.0;
