@@ -302,6 +302,7 @@ nlohmann::json percentiles_json(const Percentiles& p) {
 nlohmann::json inference_json(const InferenceResult& r) {
   return {{"replicas", r.replicas},
           {"tp", r.tp},
+          {"ep", r.ep},
           {"gpus", r.gpus},
           {"memory",
            {{"weights_gib_per_gpu", r.weights_bytes_per_gpu / kGiB},
@@ -346,10 +347,10 @@ std::string inference_text(const InferenceResult& r) {
   std::ostringstream out;
   char line[512];
   std::snprintf(line, sizeof line,
-                "# serving: %d replica(s) of tp %d (%d GPUs); weights %.2f GiB and KV cache %.2f "
-                "GiB per GPU: %.0f tokens per replica\n",
-                r.replicas, r.tp, r.gpus, r.weights_bytes_per_gpu / kGiB, r.kv_bytes_per_gpu / kGiB,
-                r.kv_tokens_per_replica);
+                "# serving: %d replica(s) of tp %d x ep %d (%d GPUs); weights %.2f GiB and KV "
+                "cache %.2f GiB per GPU: %.0f tokens per replica\n",
+                r.replicas, r.tp, r.ep, r.gpus, r.weights_bytes_per_gpu / kGiB,
+                r.kv_bytes_per_gpu / kGiB, r.kv_tokens_per_replica);
   out << line;
   std::snprintf(line, sizeof line,
                 "# %d prompts (%d sequences), %.4g input and %.4g output tokens in %.1f s\n",
@@ -374,11 +375,22 @@ std::string inference_text(const InferenceResult& r) {
                 100 * r.kv_cache_peak_fraction, r.mean_in_system);
   out << line;
   if (r.slo_probes > 0) {
+    std::string slos;
+    char part[64];
+    if (r.slo_ttft_p99_s > 0) {
+      std::snprintf(part, sizeof part, "TTFT p99 <= %g s", r.slo_ttft_p99_s);
+      slos += part;
+    }
+    if (r.slo_tpot_p99_s > 0) {
+      std::snprintf(part, sizeof part, "%sTPOT p99 <= %g s", slos.empty() ? "" : " and ",
+                    r.slo_tpot_p99_s);
+      slos += part;
+    }
     std::snprintf(line, sizeof line,
-                  "# sizing: one replica sustains %.3g requests/s within TTFT p99 <= %g s and "
-                  "TPOT p99 <= %g s; %.3g requests/s need %d replica(s), %d GPUs\n",
-                  r.slo_rate_per_replica, r.slo_ttft_p99_s, r.slo_tpot_p99_s,
-                  r.slo_target_rate_per_s, r.slo_replicas, r.slo_gpus);
+                  "# sizing: one replica sustains %.3g requests/s within %s; %.3g requests/s "
+                  "need %d replica(s), %d GPUs\n",
+                  r.slo_rate_per_replica, slos.c_str(), r.slo_target_rate_per_s, r.slo_replicas,
+                  r.slo_gpus);
     out << line;
   }
   std::snprintf(line, sizeof line,

@@ -121,6 +121,29 @@ struct TrainingReport {
   double memory_total() const { return weights + grads + optimizer + activations + other; }
 };
 
+// A timeline for Perfetto: spans on (process, thread) tracks and counter samples.
+struct TraceSpan {
+  std::string name;
+  std::string category;
+  int pid = 0;
+  int tid = 0;
+  double start_s = 0.0;
+  double duration_s = 0.0;
+  nlohmann::json args;
+};
+struct TraceCounter {
+  std::string name;  // one counter track per name
+  int pid = 0;
+  double time_s = 0.0;
+  double value = 0.0;
+};
+struct Trace {
+  std::vector<std::pair<int, std::string>> process_names;
+  std::vector<std::tuple<int, int, std::string>> thread_names;
+  std::vector<TraceSpan> spans;
+  std::vector<TraceCounter> counters;
+};
+
 // p50 and p99 (nearest rank) and the mean of a sample.
 struct Percentiles {
   double p50 = 0.0, p99 = 0.0, mean = 0.0;
@@ -128,7 +151,7 @@ struct Percentiles {
 
 // The inference stage (workload/inference.h).
 struct InferenceResult {
-  int replicas = 0, tp = 1, gpus_per_replica = 1, gpus = 0;
+  int replicas = 0, tp = 1, ep = 1, gpus_per_replica = 1, gpus = 0;
   double weights_bytes_per_gpu = 0.0, kv_bytes_per_gpu = 0.0, kv_bytes_per_token_per_gpu = 0.0;
   double kv_tokens_per_replica = 0.0;
   long long kv_blocks_per_replica = 0;
@@ -151,6 +174,7 @@ struct InferenceResult {
   double usd_per_hour = 0.0, usd = 0.0, usd_per_million_output_tokens = 0.0,
          usd_per_million_tokens = 0.0, usd_per_prompt = 0.0;
   std::string price_source;
+  Trace trace;  // with --trace: batch and KV-cache counters per replica
 };
 
 // The RL stage (workload/rl.h): one iteration of the loop.
@@ -175,29 +199,6 @@ struct ExpectationResult {
   double limit = 0.0;
   double value = 0.0;
   bool ok = true;
-};
-
-// A timeline for Perfetto: spans on (process, thread) tracks and counter samples.
-struct TraceSpan {
-  std::string name;
-  std::string category;
-  int pid = 0;
-  int tid = 0;
-  double start_s = 0.0;
-  double duration_s = 0.0;
-  nlohmann::json args;
-};
-struct TraceCounter {
-  std::string name;  // one counter track per name
-  int pid = 0;
-  double time_s = 0.0;
-  double value = 0.0;
-};
-struct Trace {
-  std::vector<std::pair<int, std::string>> process_names;
-  std::vector<std::tuple<int, int, std::string>> thread_names;
-  std::vector<TraceSpan> spans;
-  std::vector<TraceCounter> counters;
 };
 
 struct Report {

@@ -298,13 +298,14 @@ InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, co
     throw bad_input(parallel.pointer("pp"),
                     "pipeline-parallel serving is not available in fmsim yet; expected 1");
   }
-  if (w.ep > 1) {
-    throw bad_input(parallel.pointer("ep"),
-                    "expert-parallel serving is not available in fmsim yet; expected 1 (experts "
-                    "are split over tp)");
+  if (w.ep > 1 && !model.moe) {
+    throw bad_input(
+        parallel.pointer("ep"),
+        "expert parallelism needs a mixture-of-experts model; expected 1 for " + model.name);
   }
-  if (const std::string problem = sharding_problem(model, w.tp); !problem.empty()) {
-    throw bad_input(parallel.pointer("tp"), problem);
+  if (const std::string problem = sharding_problem(model, w.tp, w.ep); !problem.empty()) {
+    throw bad_input(
+        parallel.pointer(w.ep > 1 && sharding_problem(model, w.tp).empty() ? "ep" : "tp"), problem);
   }
   parallel.finish();
 

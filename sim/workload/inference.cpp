@@ -34,10 +34,10 @@ int draw_length(const TokenLength& length, SeededRandom& random) {
   return std::max(1, static_cast<int>(std::lround(length.mean + length.stdev * random.normal())));
 }
 
-double total_weight_params_per_gpu(const ModelSpec& model, int tp) {
+double total_weight_params_per_gpu(const ModelSpec& model, int tp, int ep) {
   double params = input_embedding_parameters(model, tp) + output_layer_parameters(model, tp, true);
   for (int layer = 0; layer < model.layers; ++layer) {
-    params += layer_parameter_shard(model, layer, tp).total();
+    params += layer_parameter_shard(model, layer, tp, ep).total();
   }
   return params;
 }
@@ -74,7 +74,8 @@ ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
   const InferenceDefaults& defaults = InferenceDefaults::builtin();
   ReplicaCapacity c;
   c.block_tokens = w.block_tokens;
-  c.weights_bytes_per_gpu = total_weight_params_per_gpu(model, w.tp) * precision_bytes(w.precision);
+  c.weights_bytes_per_gpu =
+      total_weight_params_per_gpu(model, w.tp, w.ep) * precision_bytes(w.precision);
   // Activations of the largest iteration: the token budget x hidden x a factor for the MLP's
   // intermediate tensors and the residual stream (inference_defaults.json).
   c.workspace_bytes_per_gpu = w.max_tokens_per_step * model.hidden * kActivationBytes *
@@ -99,13 +100,15 @@ ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
 
 IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
                                const InferenceWorkload& workload,
-                               std::function<double(double)> allreduce_s)
+                               std::function<double(double)> allreduce_s,
+                               std::function<double(double)> alltoall_s)
     : model_(model),
       gpu_(gpu),
       tp_(workload.tp),
       ep_(workload.ep),
       precision_(workload.precision),
-      allreduce_s_(std::move(allreduce_s)) {
+      allreduce_s_(std::move(allreduce_s)),
+      alltoall_s_(alltoall_s ? std::move(alltoall_s) : [](double) { return 0.0; }) {
   bytes_per_param_ = precision_bytes(workload.precision);
   kv_bytes_ = precision_bytes(workload.kv_precision);
   for (int layer = 0; layer < model.layers; ++layer) {
@@ -121,15 +124,18 @@ IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
 
 double IterationModel::time_s(const IterationShape& s) const {
   const ComputeDefaults& compute = ComputeDefaults::builtin();
-  const double tokens = s.prefill_tokens + s.decode_tokens;
+  // With expert parallelism the replica's ep ranks each run attention on their own share of the
+  // sequences (data-parallel attention, balanced): per GPU, 1/ep of the batch.
+  const double share = 1.0 / ep_;
+  const double tokens = (s.prefill_tokens + s.decode_tokens) * share;
   if (tokens <= 0.0) return 0.0;
   const int tp = tp_;
   // Attention on this GPU: heads/tp heads of head_dim.
   const double d_attn = static_cast<double>(model_.heads) / tp * model_.effective_head_dim();
   const double attention_flops =
-      4.0 * d_attn * (s.prefill_attention_pairs + s.decode_context_tokens);
+      4.0 * d_attn * (s.prefill_attention_pairs + s.decode_context_tokens) * share;
   const double kv_read_bytes =
-      s.decode_context_tokens * kv_cache_elements_per_token(model_, tp) * kv_bytes_;
+      s.decode_context_tokens * share * kv_cache_elements_per_token(model_, tp) * kv_bytes_;
   const double attention_s = std::max(attention_time_s(gpu_, attention_flops, false, compute),
                                       memory_time_s(gpu_, kv_read_bytes, compute));
   const double allreduce_s =
@@ -141,13 +147,20 @@ double IterationModel::time_s(const IterationShape& s) const {
     for (const GemmShape& g : k.gemms) {
       gemm_s += gemm_time_s(gpu_, precision_, g, bytes_per_param_, compute);
     }
-    return gemm_s + attention_s + allreduce_s;
+    // MoE layers with ep > 1: dispatch and combine each send the tokens' top-k copies of the
+    // hidden state through an all-to-all over the ep ranks.
+    const double alltoall_s =
+        ep_ > 1 && model_.is_moe_layer(layer)
+            ? 2.0 * alltoall_s_(tokens * model_.moe->top_k * model_.hidden * kActivationBytes)
+            : 0.0;
+    return gemm_s + attention_s + allreduce_s + alltoall_s;
   };
   double total = 0.0;
   if (dense_layers_ > 0) total += dense_layers_ * layer_s(first_dense_);
   if (moe_layers_ > 0) total += moe_layers_ * layer_s(first_moe_);
   if (s.sampled > 0) {
-    const LayerKernels head = output_forward_kernels(model_, s.sampled, tp, bytes_per_param_);
+    const LayerKernels head =
+        output_forward_kernels(model_, s.sampled * share, tp, bytes_per_param_);
     for (const GemmShape& g : head.gemms) {
       total += gemm_time_s(gpu_, precision_, g, bytes_per_param_, compute);
     }
@@ -218,7 +231,7 @@ class Server : public EventHandler {
 
   void start(int replicas) {
     replicas_.assign(replicas, Replica{});
-    for (auto& r : replicas_) r.free_blocks = capacity_.kv_blocks;
+    for (auto& r : replicas_) r.free_blocks = total_blocks();
     sim_.set_handler(this);
   }
 
@@ -369,13 +382,15 @@ class Server : public EventHandler {
     if (trace_ != nullptr) {
       trace_->counters.push_back({"replica " + std::to_string(r) + " batch", 0, sim_.now(),
                                   static_cast<double>(replica.running.size())});
-      trace_->counters.push_back(
-          {"replica " + std::to_string(r) + " KV cache used", 0, sim_.now(),
-           1.0 - static_cast<double>(replica.free_blocks) / capacity_.kv_blocks});
+      trace_->counters.push_back({"replica " + std::to_string(r) + " KV cache used", 0, sim_.now(),
+                                  1.0 - static_cast<double>(replica.free_blocks) / total_blocks()});
     }
-    const double used = 1.0 - static_cast<double>(replica.free_blocks) / capacity_.kv_blocks;
+    const double used = 1.0 - static_cast<double>(replica.free_blocks) / total_blocks();
     kv_peak_ = std::max(kv_peak_, used);
   }
+
+  // The replica's pool: every ep rank's cache (sequences spread evenly over them).
+  long long total_blocks() const { return capacity_.kv_blocks * w_.ep; }
 
   bool can_admit(const Replica& replica, int id) const {
     const Sequence& s = sequences_[id];
@@ -460,13 +475,14 @@ InferenceResult Server::result(const InferenceSetup& setup) const {
   InferenceResult out;
   out.replicas = static_cast<int>(replicas_.size());
   out.tp = w_.tp;
-  out.gpus_per_replica = w_.tp;
-  out.gpus = out.replicas * w_.tp;
+  out.ep = w_.ep;
+  out.gpus_per_replica = w_.tp * w_.ep;
+  out.gpus = out.replicas * out.gpus_per_replica;
   out.weights_bytes_per_gpu = capacity_.weights_bytes_per_gpu;
   out.kv_bytes_per_gpu = capacity_.kv_bytes_per_gpu;
   out.kv_bytes_per_token_per_gpu = capacity_.kv_bytes_per_token_per_gpu;
-  out.kv_tokens_per_replica = capacity_.kv_tokens();
-  out.kv_blocks_per_replica = capacity_.kv_blocks;
+  out.kv_tokens_per_replica = capacity_.kv_tokens() * w_.ep;
+  out.kv_blocks_per_replica = total_blocks();
   out.prompts = static_cast<int>(prompts_.size());
   out.sequences = static_cast<int>(sequences_.size());
   std::vector<double> ttft, tpot, e2e;
@@ -541,42 +557,55 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   }
 
   const int cluster_gpus = setup.nodes * setup.instance->gpus_per_node;
-  const int replicas = w.replicas > 0 ? w.replicas : cluster_gpus / w.tp;
-  if (replicas < 1 || replicas * w.tp > cluster_gpus) {
+  const int per_replica = w.tp * w.ep;
+  const int replicas = w.replicas > 0 ? w.replicas : cluster_gpus / per_replica;
+  if (replicas < 1 || replicas * per_replica > cluster_gpus) {
     throw Error(ExitCode::kInfeasible, "/workload/replicas",
-                std::to_string(replicas) + " replicas of tp " + std::to_string(w.tp) + " need " +
-                    std::to_string(std::max(1, replicas) * w.tp) + " GPUs; the cluster has " +
-                    std::to_string(cluster_gpus));
+                std::to_string(replicas) + " replicas of tp " + std::to_string(w.tp) + " x ep " +
+                    std::to_string(w.ep) + " need " +
+                    std::to_string(std::max(1, replicas) * per_replica) +
+                    " GPUs; the cluster has " + std::to_string(cluster_gpus));
   }
 
-  // TP all-reduces on the replica's NVLink domain, timed by the NCCL model.
+  // TP all-reduces and EP all-to-alls on the replica's GPUs (NVLink within a node, EFA across),
+  // timed by the NCCL model. Ranks: tp fastest, then ep.
   Simulator topology_sim;
-  Topology topology(
-      *setup.instance, gpu,
-      std::max(1, (w.tp + setup.instance->gpus_per_node - 1) / setup.instance->gpus_per_node),
-      setup.network, network_defaults(), topology_sim);
+  Topology topology(*setup.instance, gpu,
+                    std::max(1, (per_replica + setup.instance->gpus_per_node - 1) /
+                                    setup.instance->gpus_per_node),
+                    setup.network, network_defaults(), topology_sim);
   CollectiveModel collectives(topology, topology_sim, NcclTuning::builtin(), {});
-  Communicator comm;
-  for (int g = 0; g < w.tp; ++g) comm.gpus.push_back(g);
-  std::map<double, double> allreduce_cache;
-  const auto allreduce_s = [&](double bytes) {
-    const auto it = allreduce_cache.find(bytes);
-    if (it != allreduce_cache.end()) return it->second;
-    const double t = collectives.choose(CollectiveOp::kAllReduce, comm, bytes).predicted_time_s;
-    allreduce_cache.emplace(bytes, t);
+  Communicator tp_group, ep_group;
+  for (int g = 0; g < w.tp; ++g) tp_group.gpus.push_back(g);
+  for (int e = 0; e < w.ep; ++e) ep_group.gpus.push_back(e * w.tp);
+  std::map<double, double> allreduce_cache, alltoall_cache;
+  const auto timed = [&](CollectiveOp op, const Communicator& comm, std::map<double, double>& cache,
+                         double bytes) {
+    const auto it = cache.find(bytes);
+    if (it != cache.end()) return it->second;
+    const double t = collectives.choose(op, comm, bytes).predicted_time_s;
+    cache.emplace(bytes, t);
     return t;
   };
-  const IterationModel model(setup.model, gpu, w, allreduce_s);
+  const IterationModel model(
+      setup.model, gpu, w,
+      [&](double bytes) {
+        return timed(CollectiveOp::kAllReduce, tp_group, allreduce_cache, bytes);
+      },
+      [&](double bytes) {
+        return timed(CollectiveOp::kAllToAll, ep_group, alltoall_cache, bytes);
+      });
 
   Simulator sim;
-  InferenceResult result;
   Trace trace;
   Server server(setup, capacity, model, sim, setup.trace ? &trace : nullptr);
   server.start(replicas);
   for (const TraceRequest& r : requests)
     server.add_prompt(r.arrival_s, r.input_tokens, r.output_tokens);
   sim.run();
-  return server.result(setup);
+  InferenceResult out = server.result(setup);
+  out.trace = std::move(trace);
+  return out;
 }
 
 }  // namespace fmsim
@@ -615,7 +644,7 @@ SloSizing size_for_slo(const InferenceSetup& setup, double target_rate_per_s, do
   }
   sizing.rate_per_replica = low;
   sizing.replicas = static_cast<int>(std::ceil(target_rate_per_s / low));
-  sizing.gpus = sizing.replicas * setup.workload.tp;
+  sizing.gpus = sizing.replicas * setup.workload.tp * setup.workload.ep;
   return sizing;
 }
 

@@ -31,12 +31,18 @@
 // token: 15.01e9 / (3.35e12 x 0.8) = 5.6 ms per output token, plus the iteration overhead.
 //
 // KV bytes per token on one GPU: layers x 2 x kv_heads x head_dim / tp x bytes (1 for fp8, 2 for
-// bf16). Capacity per GPU: HBM x memory_fraction - weights - activation workspace; the replica
-// holds capacity / (bytes per token x block) blocks.
+// bf16). Capacity per GPU: HBM x memory_fraction - weights - activation workspace; a GPU holds
+// capacity / (bytes per token x block) blocks, a replica ep times that.
 //
-// Limits: no prefix caching (the samples of one prompt each prefill it), pp = ep = 1 (refused
-// otherwise), no speculative decoding, no CPU scheduling gaps beyond the fixed overhead, and
-// sampling is free.
+// Expert parallelism (MoE, ep > 1): a replica is tp x ep GPUs; the ep ranks run attention on
+// their own sequences (data-parallel attention, evenly balanced: each GPU sees 1/ep of the batch
+// and holds its sequences' KV cache) and share the experts (experts/ep each, split over tp), with
+// an all-to-all over the ep ranks to dispatch and another to combine the tokens' top-k hidden
+// states in every MoE layer (SGLang/vLLM-style DP attention + EP).
+//
+// Limits: no prefix caching (the samples of one prompt each prefill it), pp = 1 (refused
+// otherwise), no speculative decoding, no CPU scheduling gaps beyond the fixed overhead, sampling
+// is free, and EP routing and sequence placement are perfectly balanced.
 #pragma once
 
 #include <cstdint>
@@ -125,9 +131,11 @@ struct IterationShape {
 
 class IterationModel {
  public:
-  // `allreduce_s(bytes)` times one all-reduce over the replica's tp GPUs.
+  // `allreduce_s(bytes)` times one all-reduce over the replica's tp GPUs, `alltoall_s(bytes)` one
+  // all-to-all over its ep ranks (per GPU bytes; not needed when ep is 1).
   IterationModel(const ModelSpec& model, const GpuSpec& gpu, const InferenceWorkload& workload,
-                 std::function<double(double)> allreduce_s);
+                 std::function<double(double)> allreduce_s,
+                 std::function<double(double)> alltoall_s = nullptr);
   double time_s(const IterationShape& shape) const;
 
  private:
@@ -136,6 +144,7 @@ class IterationModel {
   int tp_ = 1, ep_ = 1;
   Precision precision_ = Precision::kBf16;
   std::function<double(double)> allreduce_s_;
+  std::function<double(double)> alltoall_s_;
   double bytes_per_param_ = 2.0, kv_bytes_ = 2.0;
   int dense_layers_ = 0, moe_layers_ = 0, first_moe_ = -1, first_dense_ = -1;
 };

@@ -59,7 +59,7 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
   rollout.network = setup.network;
   rollout.model = setup.model;
   rollout.workload = w.rollout;
-  rollout.workload.replicas = r.rollout_gpus / w.rollout.tp;
+  rollout.workload.replicas = r.rollout_gpus / (w.rollout.tp * w.rollout.ep);
   rollout.workload.all_at_once = true;
   rollout.workload.count = w.prompts_per_iteration;
   rollout.workload.samples_per_prompt = w.group_size;

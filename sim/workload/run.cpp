@@ -664,6 +664,7 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
     }
     report.expectations.push_back(x);
   }
+  report.trace = std::move(r.trace);
   report.inference = std::move(r);
   return report;
 }

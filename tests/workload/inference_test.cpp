@@ -302,3 +302,59 @@ TEST(InferenceServing, TheReservingSchedulerNeverPreempts) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+TEST(InferenceExpertParallel, AReplicaIsTpTimesEpGpusHoldingAnEpthOfTheExperts) {
+  // Mixtral 8x7B with ep 8: every GPU holds the attention and router whole and one of the 8
+  // experts: non-expert + expert / 8 parameters (tp 1), in FP8 one byte each.
+  const ModelSpec m = model_preset("mixtral-8x7b", "");
+  InferenceWorkload w;
+  w.ep = 8;
+  w.precision = Precision::kFp8;
+  const GpuSpec& b200 =
+      Catalog::builtin().gpu_of(Catalog::builtin().instance("p6-b200.48xlarge", ""));
+  double params = input_embedding_parameters(m, 1) + output_layer_parameters(m, 1, true);
+  for (int layer = 0; layer < m.layers; ++layer) {
+    const LayerParameterShard whole = layer_parameter_shard(m, layer, 1, 1);
+    params += whole.non_expert + whole.expert / 8;
+  }
+  EXPECT_NEAR(replica_capacity(m, b200, w).weights_bytes_per_gpu, params, 1.0);
+}
+
+TEST(InferenceExpertParallel, EveryMoeLayerAddsADispatchAndACombineAllToAll) {
+  // 32 MoE layers x 2 all-to-alls (injected at 40 us each) = 2.56 ms on top of the same step
+  // without them; each moves the GPU's tokens (64 decode tokens / 8 ranks) x top-2 x hidden x 2 B.
+  const ModelSpec m = model_preset("mixtral-8x7b", "");
+  InferenceWorkload w;
+  w.ep = 8;
+  const GpuSpec& gpu = Catalog::builtin().gpu_of(Catalog::builtin().instance("p5.48xlarge", ""));
+  const IterationModel with(
+      m, gpu, w, [](double) { return 0.0; },
+      [&](double bytes) {
+        EXPECT_DOUBLE_EQ(bytes, 8.0 * 2 * m.hidden * 2);
+        return 40e-6;
+      });
+  const IterationModel without(
+      m, gpu, w, [](double) { return 0.0; }, [](double) { return 0.0; });
+  const IterationShape shape{0, 0, 64, 64 * 100.0, 64};
+  EXPECT_NEAR(with.time_s(shape) - without.time_s(shape), 32 * 2 * 40e-6, 1e-12);
+}
+
+TEST(InferenceExpertParallel, ServesOnEightGpusPerReplica) {
+  InferenceSetup s;
+  s.instance = &Catalog::builtin().instance("p6-b200.48xlarge", "");
+  s.gpu = &Catalog::builtin().gpu_of(*s.instance);
+  s.model = model_preset("mixtral-8x7b", "");
+  s.workload.ep = 8;
+  s.workload.count = 50;
+  s.workload.rate_per_s = 10;
+  const InferenceResult r = simulate_inference(s);
+  EXPECT_EQ(r.replicas, 1);
+  EXPECT_EQ(r.gpus_per_replica, 8);
+  EXPECT_EQ(r.output_tokens, 50.0 * 256);
+}
+
+}  // namespace
+}  // namespace fmsim
