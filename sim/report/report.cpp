@@ -328,6 +328,11 @@ nlohmann::json inference_json(const InferenceResult& r) {
           {"iterations", r.iterations},
           {"preemptions", r.preemptions},
           {"busy_fraction", r.busy_fraction},
+          {"disaggregation",
+           {{"prefill_replicas", r.prefill_replicas},
+            {"decode_replicas", r.prefill_replicas > 0 ? r.replicas - r.prefill_replicas : 0},
+            {"kv_transfers", r.kv_transfers},
+            {"kv_transfer_s_mean", r.kv_transfer_s_mean}}},
           {"usd_per_million_tokens", r.usd_per_million_output_tokens},
           {"usd_per_million_input_and_output_tokens", r.usd_per_million_tokens},
           {"usd_per_prompt", r.usd_per_prompt},
@@ -370,6 +375,14 @@ std::string inference_text(const InferenceResult& r) {
   row("TTFT", r.ttft_s);
   row("TPOT", r.tpot_s);
   row("end to end", r.e2e_s);
+  if (r.prefill_replicas > 0) {
+    std::snprintf(line, sizeof line,
+                  "# disaggregated: %d prefill and %d decode replica(s); %lld KV transfers, %.2f "
+                  "ms each on average\n",
+                  r.prefill_replicas, r.replicas - r.prefill_replicas, r.kv_transfers,
+                  1e3 * r.kv_transfer_s_mean);
+    out << line;
+  }
   std::snprintf(line, sizeof line,
                 "# KV cache peak %.0f%%; in the system on average %.2f prompts\n",
                 100 * r.kv_cache_peak_fraction, r.mean_in_system);

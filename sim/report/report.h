@@ -166,6 +166,9 @@ struct InferenceResult {
   double arrival_rate_per_s = 0.0;  // prompts / (last arrival - first arrival) (Little's lambda)
   long long iterations = 0, preemptions = 0;
   double busy_fraction = 0.0;  // share of replica time spent in iterations
+  int prefill_replicas = 0;    // disaggregated serving (0: every replica does both)
+  long long kv_transfers = 0;
+  double kv_transfer_s_mean = 0.0;
   // sizing for the scenario's SLOs (slo_probes 0: no ttft/tpot expectation or no finite rate)
   double slo_ttft_p99_s = 0.0, slo_tpot_p99_s = 0.0, slo_target_rate_per_s = 0.0;
   double slo_rate_per_replica = 0.0;

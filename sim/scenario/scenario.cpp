@@ -350,6 +350,10 @@ InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, co
       batching.choice("scheduler", "preempt", {"preempt", "reserve"}) == "reserve";
   batching.finish();
 
+  JsonReader disaggregation = reader.object("disaggregation");
+  w.prefill_replicas = static_cast<int>(disaggregation.integer("prefill_replicas", 0, 0, 1 << 24));
+  disaggregation.finish();
+
   JsonReader kv = reader.object("kv_cache");
   w.block_tokens = static_cast<int>(kv.integer("block_tokens", 16, 1, 1 << 16));
   w.memory_fraction = kv.number("memory_fraction", 0.9, 0.01, 1.0);
@@ -722,6 +726,9 @@ nlohmann::json to_json(const Scenario& s) {
          {{"block_tokens", i.block_tokens},
           {"memory_fraction", i.memory_fraction},
           {"precision", to_string(i.kv_precision)}}}};
+    if (i.prefill_replicas > 0) {
+      workload["disaggregation"] = {{"prefill_replicas", i.prefill_replicas}};
+    }
     // An absent trace stays absent (the report never holds a null).
     if (!i.trace_file.empty()) workload["requests"]["trace"] = i.trace_file;
   }

@@ -179,6 +179,7 @@ struct Sequence {
   int to_prefill = 0;  // tokens to (re)compute before the next output token
   int prefilled = 0;
   int generated = 0;
+  int replica = -1;  // where its KV cache is
   long long blocks = 0;
   long long admitted_order = 0;
   double first_token_s = -1.0;
@@ -193,7 +194,10 @@ struct Prompt {
   double finish_s = -1.0;
 };
 
+enum class Role { kMixed, kPrefill, kDecode };
+
 struct Replica {
+  Role role = Role::kMixed;
   std::deque<int> waiting;   // sequence ids
   std::vector<int> running;  // admission order
   long long free_blocks = 0;
@@ -204,16 +208,25 @@ struct Replica {
   std::vector<int> decoding;
   double busy_s = 0.0;
   double iteration_start_s = 0.0;
+  std::size_t load() const { return waiting.size() + running.size(); }
 };
 
 constexpr std::uint64_t kArrival = 1ULL << 62;
 constexpr std::uint64_t kIterationDone = 1ULL << 61;
+constexpr std::uint64_t kTransferDone = 1ULL << 60;
 
 class Server : public EventHandler {
  public:
+  // `transfer_s(from, to, bytes)` times moving `bytes` from every GPU of replica `from` to its
+  // counterpart in replica `to`, all at once.
   Server(const InferenceSetup& setup, const ReplicaCapacity& capacity, const IterationModel& model,
-         Simulator& sim, Trace* trace)
-      : w_(setup.workload), capacity_(capacity), model_(model), sim_(sim), trace_(trace) {}
+         Simulator& sim, Trace* trace, std::function<double(int, int, double)> transfer_s)
+      : w_(setup.workload),
+        capacity_(capacity),
+        model_(model),
+        sim_(sim),
+        trace_(trace),
+        transfer_s_(std::move(transfer_s)) {}
 
   void add_prompt(double arrival_s, int input, int output) {
     const int id = static_cast<int>(prompts_.size());
@@ -231,7 +244,12 @@ class Server : public EventHandler {
 
   void start(int replicas) {
     replicas_.assign(replicas, Replica{});
-    for (auto& r : replicas_) r.free_blocks = total_blocks();
+    for (int r = 0; r < replicas; ++r) {
+      replicas_[r].free_blocks = total_blocks();
+      if (w_.prefill_replicas > 0) {
+        replicas_[r].role = r < w_.prefill_replicas ? Role::kPrefill : Role::kDecode;
+      }
+    }
     sim_.set_handler(this);
   }
 
@@ -242,10 +260,15 @@ class Server : public EventHandler {
     if (tag & kArrival) {
       const int prompt = static_cast<int>(tag & ~kArrival);
       account_in_system(now, +1);
-      // Join the shortest queue: the replica with the fewest outstanding prompts (lowest index).
+      // Join the shortest queue: the replica with the fewest outstanding prompts (lowest index);
+      // disaggregated, the prefill replica with the fewest sequences.
       int best = 0;
-      for (int r = 1; r < static_cast<int>(replicas_.size()); ++r) {
-        if (replicas_[r].outstanding < replicas_[best].outstanding) best = r;
+      if (w_.prefill_replicas > 0) {
+        best = least_loaded(Role::kPrefill);
+      } else {
+        for (int r = 1; r < static_cast<int>(replicas_.size()); ++r) {
+          if (replicas_[r].outstanding < replicas_[best].outstanding) best = r;
+        }
       }
       Replica& replica = replicas_[best];
       ++replica.outstanding;
@@ -259,6 +282,20 @@ class Server : public EventHandler {
       const int r = static_cast<int>(tag & ~kIterationDone);
       finish_iteration(r, now);
       schedule(r);
+      return;
+    }
+    if (tag & kTransferDone) {
+      // The KV cache arrived: the prefill replica frees it, a decode replica takes the sequence.
+      const int id = static_cast<int>(tag & ~kTransferDone);
+      Sequence& s = sequences_[id];
+      Replica& from = replicas_[s.replica];
+      from.free_blocks += s.blocks;
+      s.blocks = 0;
+      if (!from.busy) schedule(s.replica);
+      const int to = least_loaded(Role::kDecode);
+      s.replica = to;
+      replicas_[to].waiting.push_back(id);
+      if (!replicas_[to].busy) schedule(to);
     }
   }
 
@@ -276,6 +313,15 @@ class Server : public EventHandler {
     replica.running.erase(std::find(replica.running.begin(), replica.running.end(), id));
     replica.waiting.push_front(id);
     ++preemptions_;
+  }
+
+  int least_loaded(Role role) const {
+    int best = -1;
+    for (int r = 0; r < static_cast<int>(replicas_.size()); ++r) {
+      if (replicas_[r].role != role) continue;
+      if (best < 0 || replicas_[r].load() < replicas_[best].load()) best = r;
+    }
+    return best;
   }
 
   long long blocks_for(long long tokens) const {
@@ -298,8 +344,20 @@ class Server : public EventHandler {
     replica.decoding.clear();
     int budget = w_.max_tokens_per_step;
     IterationShape shape;
-    const bool prefill_only = !w_.chunked_prefill && !replica.waiting.empty() &&
-                              can_admit(replica, replica.waiting.front());
+    if (replica.role == Role::kDecode) {
+      // Sequences whose KV cache arrived join the batch when the cache has room for it.
+      while (!replica.waiting.empty() && static_cast<int>(replica.running.size()) < w_.max_batch) {
+        const int id = replica.waiting.front();
+        Sequence& s = sequences_[id];
+        if (!reserve(replica, s, static_cast<long long>(s.input_tokens) + s.generated)) break;
+        replica.waiting.pop_front();
+        s.admitted_order = admissions_++;
+        replica.running.push_back(id);
+      }
+    }
+    const bool prefill_only =
+        replica.role == Role::kPrefill || (!w_.chunked_prefill && !replica.waiting.empty() &&
+                                           can_admit(replica, replica.waiting.front()));
     // 1. Decode: one token for each running sequence past its prompt.
     if (!prefill_only) {
       for (std::size_t i = 0; i < replica.running.size() && budget > 0; ++i) {
@@ -326,7 +384,7 @@ class Server : public EventHandler {
       }
     }
     // 2. Prompts already admitted but not fully computed (chunked prefill).
-    if (w_.chunked_prefill) {
+    if (w_.chunked_prefill && replica.role != Role::kDecode) {
       for (int id : replica.running) {
         if (budget <= 0) break;
         Sequence& s = sequences_[id];
@@ -335,7 +393,7 @@ class Server : public EventHandler {
       }
     }
     // 3. Admit new sequences, first come first served.
-    if (w_.chunked_prefill || prefill_only) {
+    if (replica.role != Role::kDecode && (w_.chunked_prefill || prefill_only)) {
       while (!replica.waiting.empty() && budget > 0 &&
              static_cast<int>(replica.running.size()) < w_.max_batch) {
         const int id = replica.waiting.front();
@@ -437,6 +495,18 @@ class Server : public EventHandler {
       Prompt& p = prompts_[s.prompt];
       if (s.first_token_s < 0) s.first_token_s = now;
       if (p.first_token_s < 0) p.first_token_s = now;
+      if (replica.role == Role::kPrefill && s.generated < s.output_tokens) {
+        // Hand the KV cache to a decode replica; the blocks stay here until it has arrived.
+        replica.running.erase(std::find(replica.running.begin(), replica.running.end(), id));
+        s.replica = r;
+        const double bytes =
+            static_cast<double>(s.input_tokens) * capacity_.kv_bytes_per_token_per_gpu;
+        const double transfer = transfer_s_(r, least_loaded(Role::kDecode), bytes);
+        ++kv_transfers_;
+        kv_transfer_sum_s_ += transfer;
+        sim_.schedule_timer(now + transfer, kTransferDone | static_cast<std::uint64_t>(id));
+        continue;
+      }
       if (s.generated >= s.output_tokens) {
         s.finish_s = now;
         replica.free_blocks += s.blocks;
@@ -465,7 +535,9 @@ class Server : public EventHandler {
   std::vector<Prompt> prompts_;
   std::vector<Sequence> sequences_;
   std::vector<Replica> replicas_;
-  long long admissions_ = 0, iterations_ = 0, preemptions_ = 0;
+  std::function<double(int, int, double)> transfer_s_;
+  long long admissions_ = 0, iterations_ = 0, preemptions_ = 0, kv_transfers_ = 0;
+  double kv_transfer_sum_s_ = 0.0;
   double batch_sum_ = 0.0, kv_peak_ = 0.0;
   double in_system_integral_ = 0.0, last_change_s_ = 0.0;
   int in_system_ = 0;
@@ -519,6 +591,9 @@ InferenceResult Server::result(const InferenceSetup& setup) const {
   double busy = 0.0;
   for (const Replica& r : replicas_) busy += r.busy_s;
   out.busy_fraction = out.duration_s > 0 ? busy / (out.duration_s * out.replicas) : 0.0;
+  out.prefill_replicas = w_.prefill_replicas;
+  out.kv_transfers = kv_transfers_;
+  out.kv_transfer_s_mean = kv_transfers_ > 0 ? kv_transfer_sum_s_ / kv_transfers_ : 0.0;
   (void)setup;
   return out;
 }
@@ -569,9 +644,17 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
 
   // TP all-reduces and EP all-to-alls on the replica's GPUs (NVLink within a node, EFA across),
   // timed by the NCCL model. Ranks: tp fastest, then ep.
+  if (w.prefill_replicas >= replicas) {
+    throw Error(ExitCode::kInfeasible, "/workload/disaggregation/prefill_replicas",
+                std::to_string(w.prefill_replicas) + " prefill replicas of " +
+                    std::to_string(replicas) + " leave none to decode; expected at most " +
+                    std::to_string(replicas - 1));
+  }
+  // Disaggregated, the KV transfers cross between replicas: the topology covers them all.
+  const int topology_gpus = w.prefill_replicas > 0 ? replicas * per_replica : per_replica;
   Simulator topology_sim;
   Topology topology(*setup.instance, gpu,
-                    std::max(1, (per_replica + setup.instance->gpus_per_node - 1) /
+                    std::max(1, (topology_gpus + setup.instance->gpus_per_node - 1) /
                                     setup.instance->gpus_per_node),
                     setup.network, network_defaults(), topology_sim);
   CollectiveModel collectives(topology, topology_sim, NcclTuning::builtin(), {});
@@ -598,7 +681,12 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
 
   Simulator sim;
   Trace trace;
-  Server server(setup, capacity, model, sim, setup.trace ? &trace : nullptr);
+  const auto transfer_s = [&](int from, int to, double bytes) {
+    Communicator pair;
+    pair.gpus = {from * per_replica, to * per_replica};
+    return collectives.choose(CollectiveOp::kSendRecv, pair, bytes).predicted_time_s;
+  };
+  Server server(setup, capacity, model, sim, setup.trace ? &trace : nullptr, transfer_s);
   server.start(replicas);
   for (const TraceRequest& r : requests)
     server.add_prompt(r.arrival_s, r.input_tokens, r.output_tokens);

@@ -34,6 +34,13 @@
 // bf16). Capacity per GPU: HBM x memory_fraction - weights - activation workspace; a GPU holds
 // capacity / (bytes per token x block) blocks, a replica ep times that.
 //
+// Disaggregated prefill and decode (prefill_replicas > 0, DistServe/Dynamo style): prompts go to
+// prefill replicas, which produce the first token; the sequence's KV cache (its prompt tokens x
+// the per-GPU bytes per token, every GPU of the replica sending its shard at once) then crosses to
+// the least loaded decode replica as a point-to-point transfer timed by the NCCL model (NVLink
+// within a node, EFA between nodes), and decodes there. The prefill replica keeps the blocks until
+// the transfer is done.
+//
 // Expert parallelism (MoE, ep > 1): a replica is tp x ep GPUs; the ep ranks run attention on
 // their own sequences (data-parallel attention, evenly balanced: each GPU sees 1/ep of the batch
 // and holds its sequences' KV cache) and share the experts (experts/ep each, split over tp), with
@@ -92,6 +99,10 @@ struct InferenceWorkload {
   // preempt (TensorRT-LLM's GUARANTEED_NO_EVICT); "preempt": admit when the prompt fits and
   // preempt on demand (vLLM).
   bool reserve_full_request = false;
+  // Disaggregated serving: the first prefill_replicas replicas only compute prompts and hand each
+  // sequence's KV cache over the network to one of the other (decode-only) replicas; 0: every
+  // replica does both.
+  int prefill_replicas = 0;
   // KV cache
   int block_tokens = 16;
   double memory_fraction = 0.9;

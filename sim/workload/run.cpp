@@ -625,7 +625,11 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
     if (e.name == "tpot_p99_s_max") tpot_slo = e.limit;
   }
   const InferenceWorkload& w = s.workload.inference;
-  if ((ttft_slo > 0 || tpot_slo > 0) && !w.all_at_once && w.trace.empty()) {
+  if (w.prefill_replicas > 0 && (ttft_slo > 0 || tpot_slo > 0)) {
+    report.notes.push_back("no SLO sizing for disaggregated serving: it sizes one mixed replica");
+  }
+  if ((ttft_slo > 0 || tpot_slo > 0) && !w.all_at_once && w.trace.empty() &&
+      w.prefill_replicas == 0) {
     const SloSizing sizing = size_for_slo(setup, w.rate_per_s, ttft_slo, tpot_slo);
     r.slo_ttft_p99_s = ttft_slo;
     r.slo_tpot_p99_s = tpot_slo;
