@@ -303,6 +303,7 @@ nlohmann::json inference_json(const InferenceResult& r) {
   return {{"replicas", r.replicas},
           {"tp", r.tp},
           {"ep", r.ep},
+          {"pp", r.pp},
           {"gpus", r.gpus},
           {"memory",
            {{"weights_gib_per_gpu", r.weights_bytes_per_gpu / kGiB},
@@ -352,9 +353,9 @@ std::string inference_text(const InferenceResult& r) {
   std::ostringstream out;
   char line[512];
   std::snprintf(line, sizeof line,
-                "# serving: %d replica(s) of tp %d x ep %d (%d GPUs); weights %.2f GiB and KV "
-                "cache %.2f GiB per GPU: %.0f tokens per replica\n",
-                r.replicas, r.tp, r.ep, r.gpus, r.weights_bytes_per_gpu / kGiB,
+                "# serving: %d replica(s) of tp %d x ep %d x pp %d (%d GPUs); weights %.2f GiB "
+                "and KV cache %.2f GiB per GPU: %.0f tokens per replica\n",
+                r.replicas, r.tp, r.ep, r.pp, r.gpus, r.weights_bytes_per_gpu / kGiB,
                 r.kv_bytes_per_gpu / kGiB, r.kv_tokens_per_replica);
   out << line;
   std::snprintf(line, sizeof line,

@@ -151,7 +151,7 @@ struct Percentiles {
 
 // The inference stage (workload/inference.h).
 struct InferenceResult {
-  int replicas = 0, tp = 1, ep = 1, gpus_per_replica = 1, gpus = 0;
+  int replicas = 0, tp = 1, ep = 1, pp = 1, gpus_per_replica = 1, gpus = 0;
   double weights_bytes_per_gpu = 0.0, kv_bytes_per_gpu = 0.0, kv_bytes_per_token_per_gpu = 0.0;
   double kv_tokens_per_replica = 0.0;
   long long kv_blocks_per_replica = 0;

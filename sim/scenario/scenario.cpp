@@ -294,9 +294,9 @@ InferenceWorkload parse_inference(JsonReader& reader, const ModelSpec& model, co
   w.tp = static_cast<int>(parallel.integer("tp", 1, 1, 1024));
   w.pp = static_cast<int>(parallel.integer("pp", 1, 1, 1024));
   w.ep = static_cast<int>(parallel.integer("ep", 1, 1, 1024));
-  if (w.pp > 1) {
+  if (w.pp > model.layers) {
     throw bad_input(parallel.pointer("pp"),
-                    "pipeline-parallel serving is not available in fmsim yet; expected 1");
+                    "expected at most the model's " + std::to_string(model.layers) + " layers");
   }
   if (w.ep > 1 && !model.moe) {
     throw bad_input(

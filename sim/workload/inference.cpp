@@ -34,12 +34,26 @@ int draw_length(const TokenLength& length, SeededRandom& random) {
   return std::max(1, static_cast<int>(std::lround(length.mean + length.stdev * random.normal())));
 }
 
-double total_weight_params_per_gpu(const ModelSpec& model, int tp, int ep) {
-  double params = input_embedding_parameters(model, tp) + output_layer_parameters(model, tp, true);
-  for (int layer = 0; layer < model.layers; ++layer) {
-    params += layer_parameter_shard(model, layer, tp, ep).total();
+// Layers on the busiest pipeline stage: the layers spread as evenly as possible.
+int stage_layers(const ModelSpec& model, int pp) { return (model.layers + pp - 1) / pp; }
+
+// Parameters on one GPU of the busiest pipeline stage: its layers (the largest layer times the
+// stage's count when dense and MoE layers mix) and the embedding or the head (both with pp 1).
+double total_weight_params_per_gpu(const ModelSpec& model, int tp, int ep, int pp) {
+  if (pp == 1) {
+    double params =
+        input_embedding_parameters(model, tp) + output_layer_parameters(model, tp, true);
+    for (int layer = 0; layer < model.layers; ++layer) {
+      params += layer_parameter_shard(model, layer, tp, ep).total();
+    }
+    return params;
   }
-  return params;
+  double largest_layer = 0.0;
+  for (int layer = 0; layer < model.layers; ++layer) {
+    largest_layer = std::max(largest_layer, layer_parameter_shard(model, layer, tp, ep).total());
+  }
+  return stage_layers(model, pp) * largest_layer +
+         std::max(input_embedding_parameters(model, tp), output_layer_parameters(model, tp, false));
 }
 
 Percentiles percentiles(std::vector<double> values) {
@@ -75,15 +89,16 @@ ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
   ReplicaCapacity c;
   c.block_tokens = w.block_tokens;
   c.weights_bytes_per_gpu =
-      total_weight_params_per_gpu(model, w.tp, w.ep) * precision_bytes(w.precision);
+      total_weight_params_per_gpu(model, w.tp, w.ep, w.pp) * precision_bytes(w.precision);
   // Activations of the largest iteration: the token budget x hidden x a factor for the MLP's
   // intermediate tensors and the residual stream (inference_defaults.json).
   c.workspace_bytes_per_gpu = w.max_tokens_per_step * model.hidden * kActivationBytes *
                               defaults.activation_workspace_factor;
   c.kv_bytes_per_gpu =
       gpu.hbm_bytes * w.memory_fraction - c.weights_bytes_per_gpu - c.workspace_bytes_per_gpu;
-  c.kv_bytes_per_token_per_gpu =
-      model.layers * kv_cache_elements_per_token(model, w.tp) * precision_bytes(w.kv_precision);
+  c.kv_bytes_per_token_per_gpu = stage_layers(model, w.pp) *
+                                 kv_cache_elements_per_token(model, w.tp) *
+                                 precision_bytes(w.kv_precision);
   if (c.kv_bytes_per_gpu <= 0.0) {
     throw Error(ExitCode::kInfeasible, "/workload/kv_cache/memory_fraction",
                 "the weights (" + gb(c.weights_bytes_per_gpu) + " per GPU) and the activation " +
@@ -101,14 +116,17 @@ ReplicaCapacity replica_capacity(const ModelSpec& model, const GpuSpec& gpu,
 IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
                                const InferenceWorkload& workload,
                                std::function<double(double)> allreduce_s,
-                               std::function<double(double)> alltoall_s)
+                               std::function<double(double)> alltoall_s,
+                               std::function<double(double)> p2p_s)
     : model_(model),
       gpu_(gpu),
       tp_(workload.tp),
       ep_(workload.ep),
       precision_(workload.precision),
       allreduce_s_(std::move(allreduce_s)),
-      alltoall_s_(alltoall_s ? std::move(alltoall_s) : [](double) { return 0.0; }) {
+      alltoall_s_(alltoall_s ? std::move(alltoall_s) : [](double) { return 0.0; }),
+      p2p_s_(p2p_s ? std::move(p2p_s) : [](double) { return 0.0; }),
+      pp_(workload.pp) {
   bytes_per_param_ = precision_bytes(workload.precision);
   kv_bytes_ = precision_bytes(workload.kv_precision);
   for (int layer = 0; layer < model.layers; ++layer) {
@@ -165,6 +183,10 @@ double IterationModel::time_s(const IterationShape& s) const {
       total += gemm_time_s(gpu_, precision_, g, bytes_per_param_, compute);
     }
   }
+  // Pipeline parallelism: the batch goes through the pp stages one after the other (each stage
+  // its layers, the sum is the whole model) with an activation send between stages; the other
+  // stages meanwhile work on the other virtual engines' batches.
+  if (pp_ > 1) total += (pp_ - 1) * p2p_s_(tokens * model_.hidden * kActivationBytes);
   return total + InferenceDefaults::builtin().iteration_overhead_s;
 }
 
@@ -448,7 +470,7 @@ class Server : public EventHandler {
   }
 
   // The replica's pool: every ep rank's cache (sequences spread evenly over them).
-  long long total_blocks() const { return capacity_.kv_blocks * w_.ep; }
+  long long total_blocks() const { return capacity_.kv_blocks * w_.ep / w_.pp; }
 
   bool can_admit(const Replica& replica, int id) const {
     const Sequence& s = sequences_[id];
@@ -545,15 +567,16 @@ class Server : public EventHandler {
 
 InferenceResult Server::result(const InferenceSetup& setup) const {
   InferenceResult out;
-  out.replicas = static_cast<int>(replicas_.size());
+  out.replicas = static_cast<int>(replicas_.size()) / w_.pp;  // pp virtual engines each
   out.tp = w_.tp;
   out.ep = w_.ep;
-  out.gpus_per_replica = w_.tp * w_.ep;
+  out.pp = w_.pp;
+  out.gpus_per_replica = w_.tp * w_.ep * w_.pp;
   out.gpus = out.replicas * out.gpus_per_replica;
   out.weights_bytes_per_gpu = capacity_.weights_bytes_per_gpu;
   out.kv_bytes_per_gpu = capacity_.kv_bytes_per_gpu;
   out.kv_bytes_per_token_per_gpu = capacity_.kv_bytes_per_token_per_gpu;
-  out.kv_tokens_per_replica = capacity_.kv_tokens() * w_.ep;
+  out.kv_tokens_per_replica = capacity_.kv_tokens() * w_.ep;  // shared by the pp engines
   out.kv_blocks_per_replica = total_blocks();
   out.prompts = static_cast<int>(prompts_.size());
   out.sequences = static_cast<int>(sequences_.size());
@@ -590,7 +613,8 @@ InferenceResult Server::result(const InferenceSetup& setup) const {
   out.mean_batch = iterations_ > 0 ? batch_sum_ / iterations_ : 0.0;
   double busy = 0.0;
   for (const Replica& r : replicas_) busy += r.busy_s;
-  out.busy_fraction = out.duration_s > 0 ? busy / (out.duration_s * out.replicas) : 0.0;
+  out.busy_fraction =
+      out.duration_s > 0 ? busy / (out.duration_s * static_cast<double>(replicas_.size())) : 0.0;
   out.prefill_replicas = w_.prefill_replicas;
   out.kv_transfers = kv_transfers_;
   out.kv_transfer_s_mean = kv_transfers_ > 0 ? kv_transfer_sum_s_ / kv_transfers_ : 0.0;
@@ -619,7 +643,7 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   // One request must fit in an empty cache.
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const double tokens = requests[i].input_tokens + requests[i].output_tokens;
-    if (tokens > capacity.kv_tokens()) {
+    if (tokens > capacity.kv_tokens() * w.ep / w.pp) {
       char text[256];
       std::snprintf(text, sizeof text,
                     "request %zu needs %.0f tokens of KV cache but a replica holds %.0f (%.4g GB "
@@ -632,7 +656,7 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   }
 
   const int cluster_gpus = setup.nodes * setup.instance->gpus_per_node;
-  const int per_replica = w.tp * w.ep;
+  const int per_replica = w.tp * w.ep * w.pp;
   const int replicas = w.replicas > 0 ? w.replicas : cluster_gpus / per_replica;
   if (replicas < 1 || replicas * per_replica > cluster_gpus) {
     throw Error(ExitCode::kInfeasible, "/workload/replicas",
@@ -661,7 +685,9 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   Communicator tp_group, ep_group;
   for (int g = 0; g < w.tp; ++g) tp_group.gpus.push_back(g);
   for (int e = 0; e < w.ep; ++e) ep_group.gpus.push_back(e * w.tp);
-  std::map<double, double> allreduce_cache, alltoall_cache;
+  Communicator stage_pair;  // GPU 0 of stage 0 and of stage 1 (stages are tp x ep GPUs apart)
+  stage_pair.gpus = {0, w.tp * w.ep};
+  std::map<double, double> allreduce_cache, alltoall_cache, p2p_cache;
   const auto timed = [&](CollectiveOp op, const Communicator& comm, std::map<double, double>& cache,
                          double bytes) {
     const auto it = cache.find(bytes);
@@ -675,19 +701,19 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
       [&](double bytes) {
         return timed(CollectiveOp::kAllReduce, tp_group, allreduce_cache, bytes);
       },
-      [&](double bytes) {
-        return timed(CollectiveOp::kAllToAll, ep_group, alltoall_cache, bytes);
-      });
+      [&](double bytes) { return timed(CollectiveOp::kAllToAll, ep_group, alltoall_cache, bytes); },
+      [&](double bytes) { return timed(CollectiveOp::kSendRecv, stage_pair, p2p_cache, bytes); });
 
   Simulator sim;
   Trace trace;
   const auto transfer_s = [&](int from, int to, double bytes) {
     Communicator pair;
-    pair.gpus = {from * per_replica, to * per_replica};
+    pair.gpus = {from / w.pp * per_replica, to / w.pp * per_replica};
+    if (pair.gpus[0] == pair.gpus[1]) return 0.0;  // two engines of one replica share its cache
     return collectives.choose(CollectiveOp::kSendRecv, pair, bytes).predicted_time_s;
   };
   Server server(setup, capacity, model, sim, setup.trace ? &trace : nullptr, transfer_s);
-  server.start(replicas);
+  server.start(replicas * w.pp);  // pp virtual engines per replica (vLLM's pipeline scheme)
   for (const TraceRequest& r : requests)
     server.add_prompt(r.arrival_s, r.input_tokens, r.output_tokens);
   sim.run();
@@ -732,7 +758,7 @@ SloSizing size_for_slo(const InferenceSetup& setup, double target_rate_per_s, do
   }
   sizing.rate_per_replica = low;
   sizing.replicas = static_cast<int>(std::ceil(target_rate_per_s / low));
-  sizing.gpus = sizing.replicas * setup.workload.tp * setup.workload.ep;
+  sizing.gpus = sizing.replicas * setup.workload.tp * setup.workload.ep * setup.workload.pp;
   return sizing;
 }
 

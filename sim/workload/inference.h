@@ -47,9 +47,15 @@
 // an all-to-all over the ep ranks to dispatch and another to combine the tokens' top-k hidden
 // states in every MoE layer (SGLang/vLLM-style DP attention + EP).
 //
-// Limits: no prefix caching (the samples of one prompt each prefill it), pp = 1 (refused
-// otherwise), no speculative decoding, no CPU scheduling gaps beyond the fixed overhead, sampling
-// is free, and EP routing and sequence placement are perfectly balanced.
+// Pipeline parallelism (pp > 1, vLLM's scheme): a replica is tp x ep x pp GPUs, each stage holds
+// ceil(layers / pp) layers (and the embedding or the head) and their KV cache for every sequence;
+// pp virtual engines share the replica, each with 1/pp of its cache, so that pp batches are in
+// flight and every stage is busy. One engine's iteration passes all stages in turn: the whole
+// model's time plus pp - 1 activation sends (NCCL point-to-point model).
+//
+// Limits: no prefix caching (the samples of one prompt each prefill it), no speculative decoding,
+// no CPU scheduling gaps beyond the fixed overhead, sampling is free, and EP routing and sequence
+// placement are perfectly balanced.
 #pragma once
 
 #include <cstdint>
@@ -146,7 +152,8 @@ class IterationModel {
   // all-to-all over its ep ranks (per GPU bytes; not needed when ep is 1).
   IterationModel(const ModelSpec& model, const GpuSpec& gpu, const InferenceWorkload& workload,
                  std::function<double(double)> allreduce_s,
-                 std::function<double(double)> alltoall_s = nullptr);
+                 std::function<double(double)> alltoall_s = nullptr,
+                 std::function<double(double)> p2p_s = nullptr);
   double time_s(const IterationShape& shape) const;
 
  private:
@@ -156,6 +163,8 @@ class IterationModel {
   Precision precision_ = Precision::kBf16;
   std::function<double(double)> allreduce_s_;
   std::function<double(double)> alltoall_s_;
+  std::function<double(double)> p2p_s_;
+  int pp_ = 1;
   double bytes_per_param_ = 2.0, kv_bytes_ = 2.0;
   int dense_layers_ = 0, moe_layers_ = 0, first_moe_ = -1, first_dense_ = -1;
 };

@@ -468,15 +468,15 @@ TEST(ScenarioErrors, CalibrationProfileIsRefusedUntilItCanBeRead) {
   EXPECT_EQ(e.where(), "/calibration");
 }
 
-TEST(ScenarioErrors, ServingFeatureNotAvailableYetSaysSo) {
-  // Pipeline-parallel serving is refused, not ignored.
+TEST(ScenarioErrors, ServingPipelineLongerThanTheModelIsNamed) {
+  // Llama 3 8B has 32 layers: 64 pipeline stages would leave some without a layer.
   json document = minimal_document();
   document["model"] = "llama3-8b";
-  document["workload"] = {{"stage", "inference"}, {"parallelism", {{"pp", 2}}}};
+  document["workload"] = {{"stage", "inference"}, {"parallelism", {{"pp", 64}}}};
   const Error e = error_of([&] { parse(document); });
   EXPECT_EQ(e.code(), ExitCode::kBadInput);
   EXPECT_EQ(e.where(), "/workload/parallelism/pp");
-  EXPECT_NE(e.message().find("not available"), std::string::npos) << e.what();
+  EXPECT_NE(e.message().find("32 layers"), std::string::npos) << e.what();
 }
 
 TEST(ScenarioErrors, UnknownStageSuggestsTheNearestName) {

@@ -407,3 +407,64 @@ TEST(InferenceDisaggregated, NoDecodeReplicaLeftIsInfeasible) {
 
 }  // namespace
 }  // namespace fmsim
+
+namespace fmsim {
+namespace {
+
+TEST(InferencePipelineParallel, EachStageHoldsHalfTheLayersAndTheirKvCache) {
+  // Llama 3 405B (126 layers), tp 8, pp 2, FP8: a GPU of the busier stage holds 63 layers' shards
+  // and the larger of the embedding and the head; its KV per token is 63 layers' worth.
+  const ModelSpec m = model_preset("llama3-405b", "");
+  InferenceWorkload w;
+  w.tp = 8;
+  w.pp = 2;
+  w.precision = Precision::kFp8;
+  w.kv_precision = Precision::kFp8;
+  double largest = 0.0;
+  for (int layer = 0; layer < m.layers; ++layer) {
+    largest = std::max(largest, layer_parameter_shard(m, layer, 8, 1).total());
+  }
+  const double expected = 63 * largest + std::max(input_embedding_parameters(m, 8),
+                                                  output_layer_parameters(m, 8, false));
+  const ReplicaCapacity c = replica_capacity(m, h100(), w);
+  EXPECT_NEAR(c.weights_bytes_per_gpu, expected, 1.0);
+  EXPECT_DOUBLE_EQ(c.kv_bytes_per_token_per_gpu, 63 * kv_cache_elements_per_token(m, 8));
+}
+
+TEST(InferencePipelineParallel, AnIterationPassesEveryStageAndSendsBetweenThem) {
+  // The same batch with pp 2 takes the pp-1 time (all layers, one overhead) plus one activation
+  // send of 64 tokens x hidden x 2 B (injected at 30 us).
+  const ModelSpec m = model_preset("llama3-70b", "");
+  InferenceWorkload one, two;
+  one.tp = two.tp = 4;
+  two.pp = 2;
+  const auto none = [](double) { return 0.0; };
+  const IterationModel flat(m, h100(), one, none);
+  const IterationModel piped(m, h100(), two, none, none, [&](double bytes) {
+    EXPECT_DOUBLE_EQ(bytes, 64.0 * m.hidden * 2);
+    return 30e-6;
+  });
+  const IterationShape shape{0, 0, 64, 64 * 300.0, 64};
+  EXPECT_NEAR(piped.time_s(shape) - flat.time_s(shape), 30e-6, 1e-12);
+}
+
+TEST(InferencePipelineParallel, AReplicaSpansTwoNodesAndServesEveryRequest) {
+  InferenceSetup s;
+  s.instance = &p5();
+  s.gpu = &h100();
+  s.nodes = 2;
+  s.model = model_preset("llama3-405b", "");
+  s.workload.precision = Precision::kFp8;
+  s.workload.tp = 8;
+  s.workload.pp = 2;
+  s.workload.replicas = 1;
+  s.workload.count = 40;
+  s.workload.rate_per_s = 2;
+  const InferenceResult r = simulate_inference(s);
+  EXPECT_EQ(r.replicas, 1);
+  EXPECT_EQ(r.gpus, 16);
+  EXPECT_EQ(r.output_tokens, 40.0 * 256);
+}
+
+}  // namespace
+}  // namespace fmsim
