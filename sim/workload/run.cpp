@@ -493,6 +493,34 @@ void estimate_run(const Scenario& s, const InstanceSpec& instance, const GpuSpec
   (void)report;
 }
 
+// Runs `simulate`; a scenario that cannot run (fmsim::Error kInfeasible) is recorded in the
+// report (exit code 3, report still written) and gives false. Other errors propagate.
+template <typename Simulate>
+bool feasible(Report& report, Simulate&& simulate) {
+  try {
+    simulate();
+    return true;
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::kInfeasible) throw;
+    report.infeasible = e.what();
+    return false;
+  }
+}
+
+void note_missing_price(Report& report, double usd_per_hour, const std::string& price_source) {
+  if (usd_per_hour > 0.0) return;
+  report.notes.push_back(price_source +
+                         ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
+}
+
+// The limit of an `expect` entry, 0 when the scenario has none.
+double expectation_limit(const Scenario& s, const std::string& name) {
+  for (const auto& e : s.expect) {
+    if (e.name == name) return e.limit;
+  }
+  return 0.0;
+}
+
 Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions& options) {
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
   const GpuSpec& gpu = catalog.gpu_of(instance);
@@ -512,14 +540,8 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   setup.trace = options.trace;
   Report report = report_for(s, options);
   TrainingStepResult step;
-  try {
-    step = simulate_training_step(setup);
-  } catch (const Error& e) {
-    if (e.code() != ExitCode::kInfeasible) throw;
-    // A layout that cannot run: the report still says so (exit code 3).
-    report.infeasible = e.what();
-    return report;
-  }
+  // A layout that cannot run: the report still says so (exit code 3).
+  if (!feasible(report, [&] { step = simulate_training_step(setup); })) return report;
   report.cluster_summary = cluster_summary(s, instance, gpu);
   TrainingReport t;
   const Layout& l = step.layout;
@@ -550,11 +572,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   t.steps = w.steps > 0 ? static_cast<double>(w.steps)
                         : (w.tokens > 0 ? std::ceil(w.tokens / step.tokens_per_step) : 0.0);
   t.usd_per_hour = cluster_price_per_hour(s, instance, t.price_source);
-  try {
-    estimate_run(s, instance, gpu, l, t, report);
-  } catch (const Error& e) {
-    if (e.code() != ExitCode::kInfeasible) throw;
-    report.infeasible = e.what();
+  if (!feasible(report, [&] { estimate_run(s, instance, gpu, l, t, report); })) {
     report.training = std::move(t);
     return report;
   }
@@ -566,10 +584,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   const double peak = peak_flops(gpu, w.precision);
   t.mfu = step.model_flops_per_step / (t.step_s * l.gpus * peak);
   t.hfu = step.hardware_flops_per_step / (t.step_s * l.gpus * peak);
-  if (t.usd_per_hour == 0.0) {
-    report.notes.push_back(t.price_source +
-                           ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
-  }
+  note_missing_price(report, t.usd_per_hour, t.price_source);
   if (t.steps == 0) report.notes.push_back("no tokens or steps given: one step reported");
 
   for (const auto& e : s.expect) {
@@ -611,19 +626,10 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
   Report report = report_for(s, options);
   report.cluster_summary = cluster_summary(s, instance, gpu);
   InferenceResult r;
-  try {
-    r = simulate_inference(setup);
-  } catch (const Error& e) {
-    if (e.code() != ExitCode::kInfeasible) throw;
-    report.infeasible = e.what();
-    return report;
-  }
+  if (!feasible(report, [&] { r = simulate_inference(setup); })) return report;
   // GPUs needed for the request rate under the scenario's latency objectives.
-  double ttft_slo = 0.0, tpot_slo = 0.0;
-  for (const auto& e : s.expect) {
-    if (e.name == "ttft_p99_s_max") ttft_slo = e.limit;
-    if (e.name == "tpot_p99_s_max") tpot_slo = e.limit;
-  }
+  const double ttft_slo = expectation_limit(s, "ttft_p99_s_max");
+  const double tpot_slo = expectation_limit(s, "tpot_p99_s_max");
   const InferenceWorkload& w = s.workload.inference;
   if (w.prefill_replicas > 0 && (ttft_slo > 0 || tpot_slo > 0)) {
     report.notes.push_back("no SLO sizing for disaggregated serving: it sizes one mixed replica");
@@ -652,10 +658,7 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
     r.usd_per_million_tokens = r.usd / ((r.input_tokens + r.output_tokens) / 1e6);
   }
   if (r.prompts > 0) r.usd_per_prompt = r.usd / r.prompts;
-  if (r.usd_per_hour == 0.0) {
-    report.notes.push_back(r.price_source +
-                           ": set /cluster/pricing/usd_per_hour or usd_per_gpu_hour for dollars");
-  }
+  note_missing_price(report, r.usd_per_hour, r.price_source);
   for (const auto& e : s.expect) {
     ExpectationResult x{e.name, e.limit, 0.0, true};
     if (e.name == "ttft_p99_s_max") check_expectation(x, r.ttft_s.p99, false);
@@ -687,13 +690,7 @@ Report run_rl(const Scenario& s, const Catalog& catalog, const RunOptions& optio
   Report report = report_for(s, options);
   report.cluster_summary = cluster_summary(s, instance, gpu);
   RlResult r;
-  try {
-    r = simulate_rl_iteration(setup);
-  } catch (const Error& e) {
-    if (e.code() != ExitCode::kInfeasible) throw;
-    report.infeasible = e.what();
-    return report;
-  }
+  if (!feasible(report, [&] { r = simulate_rl_iteration(setup); })) return report;
   r.usd_per_hour = cluster_price_per_hour(s, instance, r.price_source);
   r.usd_per_iteration = r.usd_per_hour * r.iteration_s / 3600.0;
   r.iterations = s.workload.rl.iterations;
