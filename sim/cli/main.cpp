@@ -1,16 +1,25 @@
 // `fmsim`: the command line. Thin on purpose: parse arguments, call the library, print, and map
 // fmsim::Error to its exit code (0 ok, 1 expectation failed, 2 bad input, 3 infeasible).
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "error.h"
 #include "hardware/catalog.h"
+#include "plan/plan.h"
 #include "report/report.h"
 #include "scenario/scenario.h"
 #include "version.h"
 #include "workload/run.h"
+#ifdef FMSIM_WITH_MPI
+#include "cli/distributed_plan.h"
+#endif
 
 namespace {
 
@@ -18,7 +27,7 @@ using fmsim::bad_input;
 using fmsim::ExitCode;
 
 struct Outputs {
-  std::string json, csv, trace;
+  std::string json, csv, trace, plot;
   bool force = false;
 };
 
@@ -116,6 +125,94 @@ int run_main(const std::string& scenario_path, const std::vector<std::string>& s
   return 0;
 }
 
+// Ctrl-C during a plan: the first stops the search (the best found so far is still reported),
+// a second one kills the process as usual.
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+// A one-line progress bar with an estimate of the time left, redrawn in place on a terminal.
+class ProgressBar {
+ public:
+  void operator()(std::size_t done, std::size_t total) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double fraction = total > 0 ? static_cast<double>(done) / total : 1.0;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(fraction * kWidth);
+    std::string bar(filled, '#');
+    bar.resize(kWidth, '.');
+    char text[160];
+    const double rate = elapsed > 0 ? done / elapsed : 0.0;
+    const double left = rate > 0 ? (total - done) / rate : 0.0;
+    std::snprintf(text, sizeof text, "\r[%s] %3.0f%%  %zu/%zu points  %.1f/s  ~%.0f s left ",
+                  bar.c_str(), 100.0 * fraction, done, total, rate, left);
+    std::cerr << text << std::flush;
+    drawn_ = true;
+  }
+  ~ProgressBar() {
+    if (drawn_) std::cerr << "\r" << std::string(78, ' ') << "\r" << std::flush;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  bool drawn_ = false;
+};
+
+int plan_main(const std::string& plan_path, const std::vector<std::string>& catalogs,
+              const Outputs& outputs, int jobs, bool quiet) {
+  for (const auto* path : {&outputs.json, &outputs.csv, &outputs.plot}) {
+    check_output(*path, outputs, plan_path);
+  }
+  const fmsim::Catalog catalog = load_catalog(catalogs);
+  const nlohmann::json doc = fmsim::read_json_file(plan_path);
+  const fmsim::PlanSpec spec = fmsim::parse_plan(doc, catalog, base_dir_of(plan_path));
+
+  fmsim::PlanOptions options;
+  options.jobs = jobs;
+  options.cancel = &g_interrupted;
+  std::signal(SIGINT, on_interrupt);
+  std::optional<ProgressBar> bar;
+  if (!quiet && isatty(STDERR_FILENO)) {
+    bar.emplace();
+    options.progress = [&bar](std::size_t done, std::size_t total) { (*bar)(done, total); };
+  }
+  fmsim::PlanResult result;
+#ifdef FMSIM_WITH_MPI
+  if (fmsim::cli::launched_by_mpi()) {
+    int ranks = 1;
+    auto gathered = fmsim::cli::run_plan_distributed(spec, catalog, options, ranks);
+    if (!gathered) return 0;  // not rank 0: rank 0 reports
+    result = std::move(*gathered);
+    std::cerr << "fmsim: plan evaluated on " << ranks << " MPI rank(s)\n";
+  } else {
+    result = fmsim::run_plan(spec, catalog, options);
+  }
+#else
+  result = fmsim::run_plan(spec, catalog, options);
+#endif
+  bar.reset();
+  std::signal(SIGINT, SIG_DFL);
+
+  const bool stdout_taken = outputs.json == "-" || outputs.csv == "-" || outputs.plot == "-";
+  (stdout_taken ? std::cerr : std::cout) << fmsim::render_text(spec, result);
+  write_output(outputs.json, fmsim::to_json(spec, result, catalog).dump(2) + "\n");
+  write_output(outputs.csv, fmsim::render_csv(spec, result));
+  write_output(outputs.plot, fmsim::render_svg(spec, result));
+  if (result.interrupted) {
+    std::cerr << "fmsim: plan interrupted: reported the best of the points evaluated so far\n";
+    return 130;
+  }
+  if (result.feasible == 0) {
+    std::cerr << "fmsim: infeasible: " << result.empty_message << "\n";
+    return static_cast<int>(ExitCode::kInfeasible);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,6 +241,21 @@ int main(int argc, char** argv) {
   validate->add_option("--set", sets, "Override a scenario field: /json/pointer=VALUE")
       ->allow_extra_args(false);
   validate->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
+
+  auto* plan_cmd = app.add_subcommand(
+      "plan", "Search instances, node counts and parallelism for the best plan (docs/plan.md)");
+  std::string plan_path;
+  int jobs = 0;
+  bool quiet = false;
+  plan_cmd->add_option("plan", plan_path, "Plan JSON file")->required();
+  plan_cmd->add_option("--jobs,-j", jobs, "Worker threads (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  plan_cmd->add_option("--json", outputs.json, "Write the JSON result to FILE ('-' for stdout)");
+  plan_cmd->add_option("--csv", outputs.csv, "Write every evaluated point as CSV to FILE");
+  plan_cmd->add_option("--plot", outputs.plot, "Write the Pareto front as an SVG plot to FILE");
+  plan_cmd->add_flag("--force", outputs.force, "Overwrite output files that exist");
+  plan_cmd->add_flag("--quiet,-q", quiet, "No progress bar");
+  plan_cmd->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
 
   auto* catalog_cmd = app.add_subcommand("catalog", "Print the GPU and instance catalog");
   bool catalog_json = false;
@@ -174,6 +286,7 @@ int main(int argc, char** argv) {
       std::cerr << "fmsim: " << validate_path << " is valid\n";
       return 0;
     }
+    if (*plan_cmd) return plan_main(plan_path, catalogs, outputs, jobs, quiet);
     if (*catalog_cmd) {
       const fmsim::Catalog catalog = load_catalog(catalogs);
       std::cout << (catalog_json ? fmsim::catalog_json(catalog).dump(2) + "\n"

@@ -831,6 +831,10 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
   } catch (const nlohmann::json::parse_error&) {
     value = text;  // not JSON: a plain string such as p5.48xlarge
   }
+  set_at_pointer(document, pointer, std::move(value));
+}
+
+void set_at_pointer(nlohmann::json& document, const std::string& pointer, nlohmann::json value) {
   nlohmann::json::json_pointer target;
   try {
     target = nlohmann::json::json_pointer(pointer);
@@ -878,7 +882,7 @@ void apply_set(nlohmann::json& document, const std::string& assignment) {
     }
     throw bad_input(walked, "cannot set a field inside " + describe_value(*node));
   }
-  document = value;  // the empty pointer "" replaces the whole document
+  document = std::move(value);  // the empty pointer "" replaces the whole document
 }
 
 std::vector<TraceRequest> read_trace_file(const std::string& path) {

@@ -122,6 +122,9 @@ nlohmann::json read_json_file(const std::string& path);
 // Applies one `--set /pointer=VALUE`: VALUE is parsed as JSON, and taken as a string if it is
 // not JSON. Missing intermediate objects are created. Throws fmsim::Error naming the pointer.
 void apply_set(nlohmann::json& document, const std::string& assignment);
+// Sets `value` at `pointer` the same way: missing intermediate objects are created, an array
+// element must exist. Throws fmsim::Error naming the pointer.
+void set_at_pointer(nlohmann::json& document, const std::string& pointer, nlohmann::json value);
 // The scenario `fmsim` runs when given none (embedded at build time), and its name.
 nlohmann::json default_scenario();
 std::string default_scenario_file();

@@ -198,27 +198,6 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   return report;
 }
 
-// Dollars per hour for the whole cluster: the scenario's per-GPU or per-node price, else the
-// catalog's on-demand price; 0 (with a note) when there is none.
-double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance,
-                              std::string& source) {
-  const double gpus = static_cast<double>(s.cluster.nodes) * instance.gpus_per_node;
-  if (s.cluster.price_usd_per_gpu_hour) {
-    source = "scenario /cluster/pricing/usd_per_gpu_hour";
-    return *s.cluster.price_usd_per_gpu_hour * gpus;
-  }
-  if (s.cluster.price_usd_per_hour) {
-    source = "scenario /cluster/pricing/usd_per_hour";
-    return *s.cluster.price_usd_per_hour * s.cluster.nodes;
-  }
-  if (instance.price_usd_per_hour) {
-    source = "on-demand " + instance.price_region + " " + instance.price_date;
-    return *instance.price_usd_per_hour * s.cluster.nodes;
-  }
-  source = "no price known for " + instance.name;
-  return 0.0;
-}
-
 void check_expectation(ExpectationResult& r, double value, bool is_min) {
   r.value = value;
   r.ok = is_min ? value >= r.limit : value <= r.limit;
@@ -712,6 +691,27 @@ Report run_rl(const Scenario& s, const Catalog& catalog, const RunOptions& optio
 }
 
 }  // namespace
+
+// Dollars per hour for the whole cluster: the scenario's per-GPU or per-node price, else the
+// catalog's on-demand price; 0 (with a note) when there is none.
+double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance,
+                              std::string& source) {
+  const double gpus = static_cast<double>(s.cluster.nodes) * instance.gpus_per_node;
+  if (s.cluster.price_usd_per_gpu_hour) {
+    source = "scenario /cluster/pricing/usd_per_gpu_hour";
+    return *s.cluster.price_usd_per_gpu_hour * gpus;
+  }
+  if (s.cluster.price_usd_per_hour) {
+    source = "scenario /cluster/pricing/usd_per_hour";
+    return *s.cluster.price_usd_per_hour * s.cluster.nodes;
+  }
+  if (instance.price_usd_per_hour) {
+    source = "on-demand " + instance.price_region + " " + instance.price_date;
+    return *instance.price_usd_per_hour * s.cluster.nodes;
+  }
+  source = "no price known for " + instance.name;
+  return 0.0;
+}
 
 std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {
   const double unit = dtype_bytes(w.dtype) * (splits_buffer_over_ranks(w.op) ? ranks : 1);
