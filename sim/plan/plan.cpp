@@ -227,6 +227,20 @@ PlanSpec parse_plan(const nlohmann::json& document, const Catalog& catalog,
     throw bad_input("/base", "expected a scenario file's path or an inline scenario object, got " +
                                  describe_value(*base));
   }
+  // `set`: fixed changes to the base before the axes vary it, {pointer: value}.
+  if (const nlohmann::json* set = reader.raw("set")) {
+    if (!set->is_object()) {
+      throw bad_input("/set", "expected an object of JSON pointer -> value, got " +
+                                  describe_value(*set));
+    }
+    for (const auto& [pointer, value] : set->items()) {
+      try {
+        set_at_pointer(spec.base, pointer, value);
+      } catch (const Error& e) {
+        throw bad_input(pointer_join("/set", pointer), e.what());
+      }
+    }
+  }
   Scenario base_scenario;
   try {
     base_scenario = parse_scenario(spec.base, catalog, spec.base_dir);

@@ -468,9 +468,12 @@ std::string render_svg(const PlanSpec& spec, const PlanResult& result) {
       << "</text>\n";
 
   const auto title = [&](const PlanPoint& p) {
-    return xml_escape("#" + std::to_string(p.index) + " " + p.metrics.instance + " x" +
-                      std::to_string(p.metrics.nodes) + " " + layout_text(spec.stage, p.metrics) +
-                      ": " + printf_string("%.4g", p.metrics.time) + ", " + usd(p.metrics.cost));
+    // (a stream, not operator+ chains: GCC 12 warns falsely on those with -Wrestrict)
+    std::ostringstream text;
+    text << "#" << p.index << " " << p.metrics.instance << " x" << p.metrics.nodes << " "
+         << layout_text(spec.stage, p.metrics) << ": " << printf_string("%.4g", p.metrics.time)
+         << ", " << usd(p.metrics.cost);
+    return xml_escape(text.str());
   };
   for (const PlanPoint* p : feasible) {
     svg << "<circle cx=\"" << sx(p->metrics.time) << "\" cy=\"" << sy(p->metrics.cost)
