@@ -163,13 +163,24 @@ class ProgressBar {
 };
 
 int plan_main(const std::string& plan_path, const std::vector<std::string>& catalogs,
-              const Outputs& outputs, int jobs, bool quiet) {
+              const Outputs& outputs, int jobs, bool quiet, bool dry_run) {
   for (const auto* path : {&outputs.json, &outputs.csv, &outputs.plot}) {
     check_output(*path, outputs, plan_path);
   }
   const fmsim::Catalog catalog = load_catalog(catalogs);
   const nlohmann::json doc = fmsim::read_json_file(plan_path);
   const fmsim::PlanSpec spec = fmsim::parse_plan(doc, catalog, base_dir_of(plan_path));
+  if (dry_run) {
+    std::cout << "plan " << spec.name << ": base " << spec.base_origin << " (" << spec.stage
+              << "), " << spec.size() << " point(s)";
+    for (std::size_t a = 0; a < spec.axes.size(); ++a) {
+      std::cout << (a == 0 ? " over " : " x ") << spec.axes[a].pointer << " ("
+                << spec.axes[a].values.size() << ")";
+    }
+    std::cout << "; objective " << fmsim::to_string(spec.objective) << "\n";
+    std::cerr << "fmsim: " << plan_path << " is valid\n";
+    return 0;
+  }
 
   fmsim::PlanOptions options;
   options.jobs = jobs;
@@ -246,8 +257,10 @@ int main(int argc, char** argv) {
       "plan", "Search instances, node counts and parallelism for the best plan (docs/plan.md)");
   std::string plan_path;
   int jobs = 0;
-  bool quiet = false;
+  bool quiet = false, dry_run = false;
   plan_cmd->add_option("plan", plan_path, "Plan JSON file")->required();
+  plan_cmd->add_flag("--dry-run", dry_run,
+                     "Validate the plan and print its space; simulate nothing");
   plan_cmd->add_option("--jobs,-j", jobs, "Worker threads (default: every core)")
       ->check(CLI::Range(1, 4096));
   plan_cmd->add_option("--json", outputs.json, "Write the JSON result to FILE ('-' for stdout)");
@@ -286,7 +299,7 @@ int main(int argc, char** argv) {
       std::cerr << "fmsim: " << validate_path << " is valid\n";
       return 0;
     }
-    if (*plan_cmd) return plan_main(plan_path, catalogs, outputs, jobs, quiet);
+    if (*plan_cmd) return plan_main(plan_path, catalogs, outputs, jobs, quiet, dry_run);
     if (*catalog_cmd) {
       const fmsim::Catalog catalog = load_catalog(catalogs);
       std::cout << (catalog_json ? fmsim::catalog_json(catalog).dump(2) + "\n"
