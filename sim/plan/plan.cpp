@@ -230,8 +230,8 @@ PlanSpec parse_plan(const nlohmann::json& document, const Catalog& catalog,
   // `set`: fixed changes to the base before the axes vary it, {pointer: value}.
   if (const nlohmann::json* set = reader.raw("set")) {
     if (!set->is_object()) {
-      throw bad_input("/set", "expected an object of JSON pointer -> value, got " +
-                                  describe_value(*set));
+      throw bad_input("/set",
+                      "expected an object of JSON pointer -> value, got " + describe_value(*set));
     }
     for (const auto& [pointer, value] : set->items()) {
       try {
@@ -710,7 +710,7 @@ PlanResult summarize_plan(const PlanSpec& spec, std::vector<PlanPoint> points) {
       if (c.name == most->first) limit = " (" + c.name + " = " + format_g(c.limit) + ")";
     }
     result.empty_message =
-        "no feasible plan among " + std::to_string(points.size()) + " evaluated point(s): " +
+        "no feasible plan among " + std::to_string(points.size()) + " point(s): " +
         (constraint ? "the constraint " + most->first + limit : "\"" + most->first + "\"") +
         " removed the most, " + std::to_string(most->second) + " point(s)";
   }
