@@ -37,7 +37,7 @@ void check_output(const std::string& path, const Outputs& outputs, const std::st
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!scenario.empty() && fs::exists(path, ec) && fs::equivalent(path, scenario, ec)) {
-    throw bad_input(path, "is the scenario file itself; choose another output path");
+    throw bad_input(path, "is the input file itself; choose another output path");
   }
   if (fs::exists(path, ec) && !outputs.force) {
     throw bad_input(path, "exists; pass --force to overwrite it");
