@@ -522,10 +522,7 @@ PlanPoint evaluate_point(const PlanSpec& spec, const Catalog& catalog, std::size
     std::string price_source;
     PlanMetrics bound = point.metrics;
     bound.step_s = training_step_lower_bound(s, catalog, layout);
-    const double steps =
-        w.steps > 0
-            ? static_cast<double>(w.steps)
-            : std::ceil(w.tokens / (static_cast<double>(w.batch.global_batch) * w.batch.seq_len));
+    const double steps = training_steps(w);
     bound.days = steps * bound.step_s / 86400.0;
     bound.usd_per_hour = cluster_price_per_hour(s, instance, price_source);
     bound.usd = bound.usd_per_hour * steps * bound.step_s / 3600.0;

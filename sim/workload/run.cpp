@@ -548,8 +548,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   t.bubble_s = step.bubble_s;
   t.optimizer_s = step.optimizer_s;
   t.tokens_per_step = step.tokens_per_step;
-  t.steps = w.steps > 0 ? static_cast<double>(w.steps)
-                        : (w.tokens > 0 ? std::ceil(w.tokens / step.tokens_per_step) : 0.0);
+  t.steps = training_steps(w);
   t.usd_per_hour = cluster_price_per_hour(s, instance, t.price_source);
   if (!feasible(report, [&] { estimate_run(s, instance, gpu, l, t, report); })) {
     report.training = std::move(t);
@@ -711,6 +710,12 @@ double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance,
   }
   source = "no price known for " + instance.name;
   return 0.0;
+}
+
+double training_steps(const TrainingWorkload& w) {
+  if (w.steps > 0) return static_cast<double>(w.steps);
+  const double tokens_per_step = static_cast<double>(w.batch.global_batch) * w.batch.seq_len;
+  return w.tokens > 0 ? std::ceil(w.tokens / tokens_per_step) : 0.0;
 }
 
 std::vector<double> sweep_sizes(const CollectiveWorkload& w, int ranks) {

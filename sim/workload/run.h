@@ -26,6 +26,9 @@ void check_feasible(const Scenario& scenario, const Catalog& catalog);
 // (to a multiple of dtype_bytes * ranks for ops that split the buffer over ranks).
 std::vector<double> sweep_sizes(const CollectiveWorkload& workload, int ranks);
 
+// Optimizer steps of a training run: `steps`, else ceil(tokens / tokens per step); 0 with neither.
+double training_steps(const TrainingWorkload& workload);
+
 // The cluster's price per hour: the scenario's own per GPU or per node, else the catalog's
 // on-demand price; 0 with `source` saying no price is known.
 double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance, std::string& source);

@@ -53,17 +53,6 @@ class Cli : public FmsimProcessTest {
     document[json::json_pointer(pointer)] = value;
     return write(name, document.dump(2));
   }
-
-  // Runs fmsim and checks the bad-input contract: exit code 2, one line on stderr that contains
-  // `names` (the JSON pointer or the path at fault).
-  Outcome expect_bad_input(const std::vector<std::string>& args, const std::string& names) const {
-    const Outcome outcome = run(args);
-    EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
-    EXPECT_TRUE(IsOneLine(outcome.err));
-    EXPECT_TRUE(contains(outcome.err, names)) << "stderr does not name " << names << ":\n"
-                                              << outcome.err;
-    return outcome;
-  }
 };
 
 // --- Bad input: exit code 2 and one line naming the pointer or path ---------------------------

@@ -65,16 +65,6 @@ class PlanCli : public FmsimProcessTest {
   std::string write_plan(const json& plan, const std::string& name = "p.json") const {
     return write_text(name, plan.dump(2));
   }
-
-  // Runs fmsim and checks the bad-input contract: exit code 2, one line on stderr naming `names`.
-  Outcome expect_bad_input(const std::vector<std::string>& args, const std::string& names) const {
-    const Outcome outcome = run(args);
-    EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
-    EXPECT_TRUE(IsOneLine(outcome.err));
-    EXPECT_TRUE(contains(outcome.err, names)) << "stderr does not name " << names << ":\n"
-                                              << outcome.err;
-    return outcome;
-  }
 };
 
 // --- A plan that runs ------------------------------------------------------------------------

@@ -44,12 +44,7 @@ class StorageCli : public FmsimProcessTest {
       args.push_back("--set");
       args.push_back(set);
     }
-    const Outcome outcome = run(args);
-    EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
-    EXPECT_TRUE(IsOneLine(outcome.err));
-    EXPECT_TRUE(contains(outcome.err, names)) << "stderr does not name " << names << ":\n"
-                                              << outcome.err;
-    return outcome;
+    return FmsimProcessTest::expect_bad_input(args, names);
   }
 
   // Runs an example scenario with `sets` to completion (exit 0) and returns its JSON report.
