@@ -382,10 +382,13 @@ PlanSpec parse_plan(const nlohmann::json& document, const Catalog& catalog,
 
 namespace {
 
-// A lower bound on a training step: the model's FLOPs spread evenly over every GPU, each running
-// at the fastest rate any kernel reaches in the compute model (the GEMM efficiency cap at the
-// precision's peak, or attention's efficiency at the BF16 peak). The simulated step also waits
-// on memory-bound kernels, communication and the pipeline, so it is never shorter.
+// A lower bound on a training step, the larger of two:
+//  - the model's FLOPs spread evenly over every GPU, each running at the fastest rate any kernel
+//    reaches in the compute model (the GEMM efficiency cap at the precision's peak, or
+//    attention's efficiency at the BF16 peak);
+//  - training_step_lower_bound_s: the busiest stage's kernels at their roofline times, with
+//    recomputation, the output layer, the optimizer and the pipeline's fill and drain.
+// The simulated step also waits on communication and contention, so it is never shorter.
 double training_step_lower_bound(const Scenario& s, const Catalog& catalog, const Layout& layout) {
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
   const GpuSpec& gpu = catalog.gpu_of(instance);
@@ -401,7 +404,9 @@ double training_step_lower_bound(const Scenario& s, const Catalog& catalog, cons
   const double flops_per_token =
       w.mode.lora ? per_token.forward + 0.5 * per_token.backward : per_token.total();
   const double tokens_per_step = static_cast<double>(w.batch.global_batch) * w.batch.seq_len;
-  return flops_per_token * tokens_per_step / (layout.gpus * std::max(gemm_rate, attention_rate));
+  const double flops_bound =
+      flops_per_token * tokens_per_step / (layout.gpus * std::max(gemm_rate, attention_rate));
+  return std::max(flops_bound, training_step_lower_bound_s(training_setup(s, catalog), layout));
 }
 
 void fill_layout(PlanMetrics& m, const Scenario& s) {

@@ -504,18 +504,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
   const GpuSpec& gpu = catalog.gpu_of(instance);
   const TrainingWorkload& w = s.workload.training;
-
-  TrainingSetup setup;
-  setup.instance = &instance;
-  setup.gpu = &gpu;
-  setup.nodes = s.cluster.nodes;
-  setup.network = s.cluster.network;
-  setup.model = s.model;
-  setup.parallel = w.parallel;
-  setup.batch = w.batch;
-  setup.precision = w.precision;
-  setup.mode = w.mode;
-  setup.full_mode = w.full_mode;
+  TrainingSetup setup = training_setup(s, catalog);
   setup.trace = options.trace;
   Report report = report_for(s, options);
   TrainingStepResult step;
@@ -710,6 +699,23 @@ double cluster_price_per_hour(const Scenario& s, const InstanceSpec& instance,
   }
   source = "no price known for " + instance.name;
   return 0.0;
+}
+
+TrainingSetup training_setup(const Scenario& s, const Catalog& catalog) {
+  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
+  const TrainingWorkload& w = s.workload.training;
+  TrainingSetup setup;
+  setup.instance = &instance;
+  setup.gpu = &catalog.gpu_of(instance);
+  setup.nodes = s.cluster.nodes;
+  setup.network = s.cluster.network;
+  setup.model = s.model;
+  setup.parallel = w.parallel;
+  setup.batch = w.batch;
+  setup.precision = w.precision;
+  setup.mode = w.mode;
+  setup.full_mode = w.full_mode;
+  return setup;
 }
 
 double training_steps(const TrainingWorkload& w) {

@@ -7,6 +7,7 @@
 #include "hardware/catalog.h"
 #include "report/report.h"
 #include "scenario/scenario.h"
+#include "workload/training.h"
 
 namespace fmsim {
 
@@ -25,6 +26,9 @@ void check_feasible(const Scenario& scenario, const Catalog& catalog);
 // step_factor is 1), each rounded down to a whole number of elements per rank as nccl-tests does
 // (to a multiple of dtype_bytes * ranks for ops that split the buffer over ranks).
 std::vector<double> sweep_sizes(const CollectiveWorkload& workload, int ranks);
+
+// The step simulation's inputs for a pre-training or SFT scenario (no trace).
+TrainingSetup training_setup(const Scenario& scenario, const Catalog& catalog);
 
 // Optimizer steps of a training run: `steps`, else ceil(tokens / tokens per step); 0 with neither.
 double training_steps(const TrainingWorkload& workload);

@@ -76,6 +76,136 @@ bool is_mlp_gemm(const std::string& name) {
   return false;
 }
 
+LayerCost layer_cost(const TrainingSetup& s, const Layout& l, const ComputeDefaults& compute,
+                     int layer) {
+  const ModelSpec& m = s.model;
+  const GpuSpec& gpu = *s.gpu;
+  const double b = s.batch.micro_batch;
+  const double seq = s.batch.seq_len;
+  const double tokens = b * seq / l.cp;  // tokens of one micro-batch on this GPU's CP chunk
+  const double bytes_per_element = s.precision == Precision::kFp8 ? 1.0 : 2.0;
+  LayerCost cost;
+  cost.moe = m.is_moe_layer(layer);
+
+  const LayerKernels kernels =
+      layer_forward_kernels(m, layer, tokens, s.batch.seq_len, l.tp, bytes_per_element, l.ep);
+  double attention_gemm_s = 0, mlp_gemm_s = 0, attention_gemm_bwd_s = 0, mlp_gemm_bwd_s = 0;
+  double gemm_flops = 0;
+  for (const GemmShape& g : kernels.gemms) {
+    const double fwd = gemm_time_s(gpu, s.precision, g, bytes_per_element, compute);
+    // Backward: the data gradient (m x k from m x n times n x k) and, unless the weight is frozen
+    // (LoRA), the weight gradient (k x n, contracting over m).
+    GemmShape dgrad = g, wgrad = g;
+    dgrad.n = g.k, dgrad.k = g.n;
+    wgrad.m = g.k, wgrad.n = g.n, wgrad.k = g.m;
+    double bwd = gemm_time_s(gpu, s.precision, dgrad, bytes_per_element, compute);
+    if (!s.mode.lora) bwd += gemm_time_s(gpu, s.precision, wgrad, bytes_per_element, compute);
+    (is_mlp_gemm(g.name) ? mlp_gemm_s : attention_gemm_s) += fwd;
+    (is_mlp_gemm(g.name) ? mlp_gemm_bwd_s : attention_gemm_bwd_s) += bwd;
+    gemm_flops += g.flops();
+  }
+  // FlashAttention backward runs 5 matrix products against the forward's 2 (Dao 2023).
+  const double attention_fwd = attention_time_s(gpu, kernels.attention_flops, false, compute);
+  const double attention_bwd = attention_time_s(gpu, 2.5 * kernels.attention_flops, true, compute);
+  // Elementwise work (norms, residual adds, RoPE, the gated activation), memory bound; with
+  // sequence parallelism the norms and residuals see tokens / tp. Bytes per token, BF16:
+  // attention side 2 norms-and-residual passes of h plus RoPE on q and k; MLP side the same
+  // residual traffic plus the activation reading 2 f and writing f.
+  const double h = m.hidden;
+  double q_dim = static_cast<double>(m.heads) * m.effective_head_dim();
+  double kv_dim = static_cast<double>(m.kv_heads) * m.effective_head_dim();
+  if (m.mla) {
+    // MLA: queries and keys of qk_nope + qk_rope per head, values of v_head_dim; kv_dim is the
+    // mean of the K and V widths (it is used for "K and V", twice).
+    const double qk = m.mla->qk_nope_head_dim + m.mla->qk_rope_head_dim;
+    q_dim = m.heads * qk;
+    kv_dim = m.heads * (qk + m.mla->v_head_dim) / 2.0;
+  }
+  const double ffn = cost.moe ? m.moe->expert_ffn_hidden * m.moe->top_k : m.ffn_hidden;
+  // Norms and residuals run on every TP rank unless sequence parallelism splits the tokens.
+  const double residual_split = s.parallel.sequence_parallel ? l.tp : 1.0;
+  const double attn_elementwise =
+      tokens * 2.0 * (5 * h / residual_split + 2 * (q_dim + kv_dim) / l.tp);
+  const double mlp_elementwise = tokens * 2.0 * (5 * h / residual_split + 3 * ffn / l.tp);
+
+  cost.attention_core_fwd_s = attention_fwd;
+  cost.attention_fwd_s =
+      attention_gemm_s + attention_fwd + memory_time_s(gpu, attn_elementwise, compute);
+  cost.mlp_fwd_s = mlp_gemm_s + memory_time_s(gpu, mlp_elementwise, compute);
+  cost.attention_bwd_s =
+      attention_gemm_bwd_s + attention_bwd + memory_time_s(gpu, 2 * attn_elementwise, compute);
+  cost.mlp_bwd_s = mlp_gemm_bwd_s + memory_time_s(gpu, 2 * mlp_elementwise, compute);
+  cost.model_flops = 3.0 * (gemm_flops + kernels.attention_flops);
+  if (s.parallel.recompute == "selective") {
+    cost.attention_bwd_s += attention_fwd;
+    cost.recompute_flops = kernels.attention_flops;
+  } else if (s.parallel.recompute == "full") {
+    cost.attention_bwd_s += cost.attention_fwd_s;
+    cost.mlp_bwd_s += cost.mlp_fwd_s;
+    cost.recompute_flops = gemm_flops + kernels.attention_flops;
+  }
+
+  cost.tp_bytes = tokens * h * kActivationBytes;
+  cost.cp_bytes = b * seq * 2.0 * kv_dim / l.tp * kActivationBytes;
+  if (cost.moe) cost.ep_bytes = tokens / l.tp * m.moe->top_k * h * kActivationBytes;
+
+  const ParameterCounts params = count_parameters(m);
+  if (cost.moe) {
+    const double expert_params = static_cast<double>(m.moe->experts) * (m.gated_mlp ? 3.0 : 2.0) *
+                                 h * m.moe->expert_ffn_hidden;
+    cost.grad_params = (params.per_moe_layer - expert_params) / l.tp + expert_params / l.ep;
+  } else {
+    cost.grad_params = params.per_dense_layer / l.tp;
+  }
+  return cost;
+}
+
+// What one stage's GPU computes in a step, apart from communication.
+struct StepCosts {
+  std::vector<int> first_layer;  // by virtual stage; first_layer[v + 1] - first_layer[v] layers
+  std::vector<LayerCost> layers;
+  double logits_fwd_s = 0, logits_bwd_s = 0;  // output layer and loss, on the last virtual stage
+  std::vector<double> optimizer_s;            // by pipeline stage
+};
+
+StepCosts costs_of_step(const TrainingSetup& s, const Layout& l, const ComputeDefaults& compute) {
+  StepCosts c;
+  const ModelSpec& m = s.model;
+  const int virtual_stages = l.pp * l.vpp;
+  c.first_layer.assign(virtual_stages + 1, 0);
+  for (int v = 0; v < virtual_stages; ++v)
+    c.first_layer[v + 1] = c.first_layer[v] + l.layers_per_stage[v];
+  for (int layer = 0; layer < m.layers; ++layer)
+    c.layers.push_back(layer_cost(s, l, compute, layer));
+
+  // Output layer and loss on the last virtual stage; embedding lookup is negligible.
+  const double tokens = static_cast<double>(s.batch.micro_batch) * s.batch.seq_len / l.cp;
+  const double bytes_per_element = s.precision == Precision::kFp8 ? 1.0 : 2.0;
+  const GemmShape logits{"logits", tokens, static_cast<double>(m.vocab) / l.tp,
+                         static_cast<double>(m.hidden)};
+  c.logits_fwd_s = gemm_time_s(*s.gpu, s.precision, logits, bytes_per_element, compute);
+  c.logits_bwd_s =
+      gemm_time_s(*s.gpu, s.precision, {"", logits.m, logits.k, logits.n}, bytes_per_element,
+                  compute) +
+      (s.mode.lora ? 0.0
+                   : gemm_time_s(*s.gpu, s.precision, {"", logits.k, logits.n, logits.m},
+                                 bytes_per_element, compute));
+
+  // The optimizer step of each stage: a memory-bound pass over the parameters it updates.
+  for (int p = 0; p < l.pp; ++p) {
+    double params = 0;
+    for (int v = p; v < virtual_stages; v += l.pp) {
+      for (int layer = c.first_layer[v]; layer < c.first_layer[v + 1]; ++layer)
+        params += c.layers[layer].grad_params;
+    }
+    if (s.parallel.zero >= 1) params /= l.dp * l.cp;
+    if (s.mode.lora) params *= 0.01;  // adapters only: a few percent of the weights at most
+    c.optimizer_s.push_back(
+        memory_time_s(*s.gpu, params * compute.optimizer_bytes_per_param, compute));
+  }
+  return c;
+}
+
 class StepBuilder {
  public:
   StepBuilder(const TrainingSetup& setup, const Layout& layout, Simulator& sim,
@@ -92,7 +222,6 @@ class StepBuilder {
 
  private:
   int gpu_of(const Layout& /*layout*/, const Coord& c) const { return order_.gpu(c); }
-  LayerCost layer_cost(int layer) const;
   ResourceId sm_of(int gpu);
   ActivitySpec compute_activity(int gpu, double seconds);
   using GroupMaker = std::vector<Coord> (StepBuilder::*)(const Coord&) const;
@@ -166,20 +295,19 @@ std::vector<std::vector<Coord>> StepBuilder::copies_of(const std::vector<Coord>&
                                                        GroupMaker make) const {
   std::vector<std::vector<Coord>> copies;
   if (s_.full_mode) return copies;
+  // The groups of one kind partition the stage's ranks: walk the ranks once, making the group of
+  // each rank that no group made so far covers. O(ranks of the stage).
   const int stage = group.front().pp;
-  std::set<std::vector<int>> seen;
-  std::vector<int> own;
-  for (const Coord& c : group) own.push_back(gpu_of(l_, c));
-  std::sort(own.begin(), own.end());
-  seen.insert(own);
+  auto index = [&](const Coord& c) { return (c.dp * l_.cp + c.cp) * l_.tp + c.tp; };
+  std::vector<char> covered(static_cast<std::size_t>(l_.tp) * l_.cp * l_.dp, 0);
+  for (const Coord& c : group) covered[index(c)] = 1;
   for (int d = 0; d < l_.dp; ++d) {
     for (int k = 0; k < l_.cp; ++k) {
       for (int t = 0; t < l_.tp; ++t) {
+        if (covered[index({t, k, d, stage})]) continue;
         std::vector<Coord> other = (this->*make)({t, k, d, stage});
-        std::vector<int> key;
-        for (const Coord& c : other) key.push_back(gpu_of(l_, c));
-        std::sort(key.begin(), key.end());
-        if (seen.insert(key).second) copies.push_back(std::move(other));
+        for (const Coord& c : other) covered[index(c)] = 1;
+        copies.push_back(std::move(other));
       }
     }
   }
@@ -235,89 +363,6 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
   return spec;
 }
 
-LayerCost StepBuilder::layer_cost(int layer) const {
-  const ModelSpec& m = s_.model;
-  const GpuSpec& gpu = *s_.gpu;
-  const double b = s_.batch.micro_batch;
-  const double seq = s_.batch.seq_len;
-  const double tokens = b * seq / l_.cp;  // tokens of one micro-batch on this GPU's CP chunk
-  const double bytes_per_element = s_.precision == Precision::kFp8 ? 1.0 : 2.0;
-  LayerCost cost;
-  cost.moe = m.is_moe_layer(layer);
-
-  const LayerKernels kernels =
-      layer_forward_kernels(m, layer, tokens, s_.batch.seq_len, l_.tp, bytes_per_element, l_.ep);
-  double attention_gemm_s = 0, mlp_gemm_s = 0, attention_gemm_bwd_s = 0, mlp_gemm_bwd_s = 0;
-  double gemm_flops = 0;
-  for (const GemmShape& g : kernels.gemms) {
-    const double fwd = gemm_time_s(gpu, s_.precision, g, bytes_per_element, compute_);
-    // Backward: the data gradient (m x k from m x n times n x k) and, unless the weight is frozen
-    // (LoRA), the weight gradient (k x n, contracting over m).
-    GemmShape dgrad = g, wgrad = g;
-    dgrad.n = g.k, dgrad.k = g.n;
-    wgrad.m = g.k, wgrad.n = g.n, wgrad.k = g.m;
-    double bwd = gemm_time_s(gpu, s_.precision, dgrad, bytes_per_element, compute_);
-    if (!s_.mode.lora) bwd += gemm_time_s(gpu, s_.precision, wgrad, bytes_per_element, compute_);
-    (is_mlp_gemm(g.name) ? mlp_gemm_s : attention_gemm_s) += fwd;
-    (is_mlp_gemm(g.name) ? mlp_gemm_bwd_s : attention_gemm_bwd_s) += bwd;
-    gemm_flops += g.flops();
-  }
-  // FlashAttention backward runs 5 matrix products against the forward's 2 (Dao 2023).
-  const double attention_fwd = attention_time_s(gpu, kernels.attention_flops, false, compute_);
-  const double attention_bwd = attention_time_s(gpu, 2.5 * kernels.attention_flops, true, compute_);
-  // Elementwise work (norms, residual adds, RoPE, the gated activation), memory bound; with
-  // sequence parallelism the norms and residuals see tokens / tp. Bytes per token, BF16:
-  // attention side 2 norms-and-residual passes of h plus RoPE on q and k; MLP side the same
-  // residual traffic plus the activation reading 2 f and writing f.
-  const double h = m.hidden;
-  double q_dim = static_cast<double>(m.heads) * m.effective_head_dim();
-  double kv_dim = static_cast<double>(m.kv_heads) * m.effective_head_dim();
-  if (m.mla) {
-    // MLA: queries and keys of qk_nope + qk_rope per head, values of v_head_dim; kv_dim is the
-    // mean of the K and V widths (it is used for "K and V", twice).
-    const double qk = m.mla->qk_nope_head_dim + m.mla->qk_rope_head_dim;
-    q_dim = m.heads * qk;
-    kv_dim = m.heads * (qk + m.mla->v_head_dim) / 2.0;
-  }
-  const double ffn = cost.moe ? m.moe->expert_ffn_hidden * m.moe->top_k : m.ffn_hidden;
-  // Norms and residuals run on every TP rank unless sequence parallelism splits the tokens.
-  const double residual_split = s_.parallel.sequence_parallel ? l_.tp : 1.0;
-  const double attn_elementwise =
-      tokens * 2.0 * (5 * h / residual_split + 2 * (q_dim + kv_dim) / l_.tp);
-  const double mlp_elementwise = tokens * 2.0 * (5 * h / residual_split + 3 * ffn / l_.tp);
-
-  cost.attention_core_fwd_s = attention_fwd;
-  cost.attention_fwd_s =
-      attention_gemm_s + attention_fwd + memory_time_s(gpu, attn_elementwise, compute_);
-  cost.mlp_fwd_s = mlp_gemm_s + memory_time_s(gpu, mlp_elementwise, compute_);
-  cost.attention_bwd_s =
-      attention_gemm_bwd_s + attention_bwd + memory_time_s(gpu, 2 * attn_elementwise, compute_);
-  cost.mlp_bwd_s = mlp_gemm_bwd_s + memory_time_s(gpu, 2 * mlp_elementwise, compute_);
-  cost.model_flops = 3.0 * (gemm_flops + kernels.attention_flops);
-  if (s_.parallel.recompute == "selective") {
-    cost.attention_bwd_s += attention_fwd;
-    cost.recompute_flops = kernels.attention_flops;
-  } else if (s_.parallel.recompute == "full") {
-    cost.attention_bwd_s += cost.attention_fwd_s;
-    cost.mlp_bwd_s += cost.mlp_fwd_s;
-    cost.recompute_flops = gemm_flops + kernels.attention_flops;
-  }
-
-  cost.tp_bytes = tokens * h * kActivationBytes;
-  cost.cp_bytes = b * seq * 2.0 * kv_dim / l_.tp * kActivationBytes;
-  if (cost.moe) cost.ep_bytes = tokens / l_.tp * m.moe->top_k * h * kActivationBytes;
-
-  const ParameterCounts params = count_parameters(m);
-  if (cost.moe) {
-    const double expert_params = static_cast<double>(m.moe->experts) * (m.gated_mlp ? 3.0 : 2.0) *
-                                 h * m.moe->expert_ffn_hidden;
-    cost.grad_params = (params.per_moe_layer - expert_params) / l_.tp + expert_params / l_.ep;
-  } else {
-    cost.grad_params = params.per_dense_layer / l_.tp;
-  }
-  return cost;
-}
-
 std::vector<Coord> StepBuilder::simulated_ranks() const {
   std::vector<Coord> ranks;
   for (int p = 0; p < l_.pp; ++p) {
@@ -342,26 +387,12 @@ TrainingStepResult StepBuilder::build_and_run() {
   TrainingStepResult result;
   const ModelSpec& m = s_.model;
   const int virtual_stages = l_.pp * l_.vpp;
-  std::vector<int> first_layer(virtual_stages + 1, 0);
-  for (int v = 0; v < virtual_stages; ++v)
-    first_layer[v + 1] = first_layer[v] + l_.layers_per_stage[v];
-
-  std::vector<LayerCost> costs;
-  for (int layer = 0; layer < m.layers; ++layer) costs.push_back(layer_cost(layer));
-
-  // Output layer and loss on the last virtual stage; embedding lookup is negligible.
+  const StepCosts step_costs = costs_of_step(s_, l_, compute_);
+  const std::vector<int>& first_layer = step_costs.first_layer;
+  const std::vector<LayerCost>& costs = step_costs.layers;
+  const double logits_fwd_s = step_costs.logits_fwd_s;
+  const double logits_bwd_s = step_costs.logits_bwd_s;
   const double tokens = static_cast<double>(s_.batch.micro_batch) * s_.batch.seq_len / l_.cp;
-  const double bytes_per_element = s_.precision == Precision::kFp8 ? 1.0 : 2.0;
-  const GemmShape logits{"logits", tokens, static_cast<double>(m.vocab) / l_.tp,
-                         static_cast<double>(m.hidden)};
-  const double logits_fwd_s =
-      gemm_time_s(*s_.gpu, s_.precision, logits, bytes_per_element, compute_);
-  const double logits_bwd_s =
-      gemm_time_s(*s_.gpu, s_.precision, {"", logits.m, logits.k, logits.n}, bytes_per_element,
-                  compute_) +
-      (s_.mode.lora ? 0.0
-                    : gemm_time_s(*s_.gpu, s_.precision, {"", logits.k, logits.n, logits.m},
-                                  bytes_per_element, compute_));
 
   TaskGraph graph;
   const auto ranks = simulated_ranks();
@@ -654,18 +685,10 @@ TrainingStepResult StepBuilder::build_and_run() {
     // Optimizer step after every gradient reduction of this rank.
     for (const Coord& c : stage_ranks) {
       const int gpu = gpu_of(l_, c);
-      double params = 0;
-      for (int v = p; v < virtual_stages; v += l_.pp) {
-        for (int layer = first_layer[v]; layer < first_layer[v + 1]; ++layer)
-          params += costs[layer].grad_params;
-      }
-      if (zero >= 1) params /= l_.dp * l_.cp;
-      if (s_.mode.lora) params *= 0.01;  // adapters only: a few percent of the weights at most
       Task t;
       t.name = "optimizer";
       t.category = "optimizer";
-      t.activity = compute_activity(
-          gpu, memory_time_s(*s_.gpu, params * compute_.optimizer_bytes_per_param, compute_));
+      t.activity = compute_activity(gpu, step_costs.optimizer_s[p]);
       t.streams = {streams.at(gpu).compute};
       t.deps = dp_tasks[gpu];
       t.deps.push_back(last_compute.at(gpu));
@@ -767,6 +790,41 @@ TrainingStepResult StepBuilder::build_and_run() {
 }
 
 }  // namespace
+
+double training_step_lower_bound_s(const TrainingSetup& setup, const Layout& l) {
+  const StepCosts c = costs_of_step(setup, l, ComputeDefaults::builtin());
+  const int virtual_stages = l.pp * l.vpp;
+  // One micro-batch's forward and backward compute through each virtual stage.
+  std::vector<double> fwd(virtual_stages, 0.0), bwd(virtual_stages, 0.0);
+  for (int v = 0; v < virtual_stages; ++v) {
+    for (int layer = c.first_layer[v]; layer < c.first_layer[v + 1]; ++layer) {
+      fwd[v] += c.layers[layer].attention_fwd_s + c.layers[layer].mlp_fwd_s;
+      bwd[v] += c.layers[layer].attention_bwd_s + c.layers[layer].mlp_bwd_s;
+    }
+  }
+  fwd[virtual_stages - 1] += c.logits_fwd_s;
+  bwd[virtual_stages - 1] += c.logits_bwd_s;
+
+  // Stage p's compute stream runs its passes one after the other, each kernel at most at its
+  // roofline rate (a compute activity's bound). Its first pass is a forward at a virtual stage
+  // >= p, so it starts after that micro-batch's forward through virtual stages 0..p-1 (`head`).
+  // Its last pass is a backward at a virtual stage >= p; then come its own optimizer step, and
+  // that micro-batch's backward through p-1..0, each stage q's optimizer after its part
+  // (`upstream`: the longest of those chains, B_{p-1} + ... + B_q + optimizer_q).
+  double bound = 0.0, head = 0.0;
+  double upstream = 0.0;
+  for (int p = 0; p < l.pp; ++p) {
+    double passes = 0.0;
+    for (int v = p; v < virtual_stages; v += l.pp) passes += fwd[v] + bwd[v];
+    passes *= l.microbatches;
+    const double tail = std::max(upstream, c.optimizer_s[p]);
+    bound = std::max(bound, head + passes + tail);
+    head += fwd[p];
+    upstream = bwd[p] + tail;
+  }
+  // Margin for the engine's rounding (an activity within 1e-12 of its work is done).
+  return bound * (1.0 - 1e-9);
+}
 
 TrainingStepResult simulate_training_step(const TrainingSetup& setup) {
   const int cluster_gpus = setup.nodes * setup.instance->gpus_per_node;

@@ -65,4 +65,12 @@ struct TrainingStepResult {
 // memory.fits() false.
 TrainingStepResult simulate_training_step(const TrainingSetup& setup);
 
+// A lower bound on simulate_training_step(setup).step_s for `layout` (resolved and fitting),
+// without simulating: over the pipeline stages, the longest of a stage's compute kernels back to
+// back at their roofline times, after a micro-batch's forward has reached the stage, and before
+// the last backward's way back through the earlier stages and their optimizer steps.
+// Communication, contention and any other wait only lengthen the simulated step. Costs the
+// per-layer kernel model only (no simulation).
+double training_step_lower_bound_s(const TrainingSetup& setup, const Layout& layout);
+
 }  // namespace fmsim

@@ -167,8 +167,9 @@ const std::vector<Simulated>& tradeoff_brute_force() {
 // Nodes {1, 2} x TP {1, 2, 8} x PP {1, 2} x micro-batch {1, 2} under days_max 0.005. On one node
 // the step's 16 x 4,096 tokens x ~6 x 8e9 FLOPs can not run in less than about 0.53 s on 8 H100s
 // even at the GEMM efficiency cap, so 1,000 steps take at least 0.006 days: every one-node point
-// that resolves and fits is removed by the bound, unsimulated. Two nodes halve the bound (0.003
-// days), so those are simulated, and the slow ones break the constraint after simulation.
+// that resolves and fits is removed by the bound, unsimulated. Two nodes halve that FLOP floor
+// (0.003 days): the bound's kernel times and pipeline fill remove some of those, the others are
+// simulated, and the slow ones break the constraint after simulation.
 constexpr double kPruningDaysMax = 0.005;
 
 json pruning_plan() {
@@ -282,7 +283,9 @@ TEST(PlanSearch, PruningNeverRemovesFrontPoints) {
   ASSERT_EQ(result.space, 24u);
 
   std::size_t by_bound = 0, by_memory = 0, by_layout = 0, simulated_training = 0;
+  std::size_t one_node_by_bound = 0, one_node_runnable = 0;
   for (const PlanPoint& p : result.points) {
+    if (p.metrics.nodes == 1 && p.reason != "memory" && p.reason != "layout") ++one_node_runnable;
     SCOPED_TRACE("point " + std::to_string(p.index) + " " + p.status + " " + p.reason + " " +
                  p.detail);
     EXPECT_NE(p.status, "skipped");
@@ -304,7 +307,7 @@ TEST(PlanSearch, PruningNeverRemovesFrontPoints) {
       EXPECT_LE(p.metrics.step_lower_bound_s, s.training->step_s);
       // The bound's own arithmetic: the run is at least steps x bound long.
       EXPECT_GT(1000.0 * p.metrics.step_lower_bound_s / 86400.0, kPruningDaysMax);
-      EXPECT_EQ(p.metrics.nodes, 1);
+      one_node_by_bound += p.metrics.nodes == 1 ? 1 : 0;
     } else if (p.reason == "memory" || p.reason == "layout") {
       (p.reason == "memory" ? by_memory : by_layout)++;
       const Simulated s = simulate(spec, p.index);
@@ -334,20 +337,19 @@ TEST(PlanSearch, PruningNeverRemovesFrontPoints) {
   for (std::size_t i : result.best) EXPECT_EQ(result.points[i].status, "feasible") << i;
   for (std::size_t i : result.front) EXPECT_EQ(result.points[i].status, "feasible") << i;
 
-  // The bound spreads the step's FLOPs over every GPU whatever the layout: the same for every
-  // point on one node, half that on two. At 100% of the H100's dense BF16 peak, 6 x 8.0e9
-  // parameters x 16 x 4,096 tokens on 8 GPUs take 0.40 s: the bound can not be below that.
-  std::set<double> one_node, two_nodes;
-  for (const PlanPoint& p : result.points) {
-    if (p.metrics.step_lower_bound_s <= 0) continue;
-    (p.metrics.nodes == 1 ? one_node : two_nodes).insert(p.metrics.step_lower_bound_s);
-  }
-  ASSERT_EQ(one_node.size(), 1u);
-  ASSERT_EQ(two_nodes.size(), 1u);
-  EXPECT_NEAR(*two_nodes.begin(), *one_node.begin() / 2, 1e-12 * *one_node.begin());
+  // Every one-node point that resolves and fits misses the deadline by the bound alone.
+  EXPECT_GE(one_node_runnable, 1u);
+  EXPECT_EQ(one_node_by_bound, one_node_runnable);
+
+  // No bound is below the FLOP floor: 6 x 8.0e9 parameters x 16 x 4,096 tokens at 100% of the
+  // H100's dense BF16 peak on every GPU, 0.40 s on one node (8 GPUs), 0.20 s on two.
   const double h100_bf16 = catalog().gpu_of(catalog().instance("p5.48xlarge", "")).bf16_flops;
   EXPECT_NEAR(h100_bf16, 989e12, 1e12);
-  EXPECT_GE(*one_node.begin(), 6 * 8.0e9 * 16 * 4096 / (8 * h100_bf16));
+  for (const PlanPoint& p : result.points) {
+    if (p.metrics.step_lower_bound_s <= 0) continue;
+    EXPECT_GE(p.metrics.step_lower_bound_s, 6 * 8.0e9 * 16 * 4096 / (p.metrics.gpus * h100_bf16))
+        << p.index;
+  }
 
   // Over the trade-off space too: every simulated point's bound is below its step.
   for (const PlanPoint& p : tradeoff_result("min_cost").points) {

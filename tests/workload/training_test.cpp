@@ -61,20 +61,7 @@ TrainingReport step_of(const json& document) {
 
 // The TrainingSetup run_scenario would build for `document`, for the tests that need
 // simulate_training_step's own result (FLOP counts, thrown errors).
-TrainingSetup setup_of(const Scenario& s) {
-  TrainingSetup setup;
-  setup.instance = &catalog().instance(s.cluster.instance, "/cluster/instance");
-  setup.gpu = &catalog().gpu_of(*setup.instance);
-  setup.nodes = s.cluster.nodes;
-  setup.network = s.cluster.network;
-  setup.model = s.model;
-  setup.parallel = s.workload.training.parallel;
-  setup.batch = s.workload.training.batch;
-  setup.precision = s.workload.training.precision;
-  setup.mode = s.workload.training.mode;
-  setup.full_mode = s.workload.training.full_mode;
-  return setup;
-}
+TrainingSetup setup_of(const Scenario& s) { return training_setup(s, catalog()); }
 
 // Expects `action` to throw fmsim::Error with `code` naming `where`; returns its message.
 std::string expect_error(const std::function<void()>& action, ExitCode code,
@@ -320,6 +307,99 @@ TEST(TrainingRecompute, FullRecomputeSavesActivationsAndRaisesHfuByAForwardPass)
   EXPECT_GT(full.step_s, selective.step_s);
   EXPECT_GE(selective.step_s, none.step_s);
   EXPECT_GT(full.compute_s, 1.15 * none.compute_s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lower bound without simulation (what the planner prunes with)
+
+// training_step_lower_bound_s for a scenario document, with the layout the step resolves.
+double lower_bound_of(const json& document) {
+  const TrainingSetup setup = setup_of(parse_scenario(document, catalog()));
+  const Layout layout = resolve_layout(setup.parallel, setup.batch, setup.model,
+                                       setup.nodes * setup.instance->gpus_per_node);
+  return training_step_lower_bound_s(setup, layout);
+}
+
+TEST(TrainingLowerBound, IsThePipelineCriticalPathWhenNothingElseCommunicates) {
+  // The pipeline scenario above (tp = cp = dp = 1, pp = 4) communicates only through its
+  // pipeline sends, so its step is the bound's compute critical path (the busiest stage's
+  // passes, the pipeline fill and drain, the optimizer) plus the sends on that path: with 1F1B
+  // micro-batch 0's forward crosses pp - 1 stage boundaries and the last backward pp - 1 more,
+  // 2 (pp - 1) = 6 sends; interleaved (vpp = 2) crosses every chunk boundary, 2 (pp vpp - 1) =
+  // 14. Each moves 16,384 tokens x 2,048 x 2 B = 67 MB over NVLink 5, 75 us at its nominal 900
+  // GB/s per direction; allow twice that (0.15 ms) for the link's usable share and the latency.
+  // The bound never exceeds the step.
+  const int pp = 4;
+  for (const int m : {8, 4}) {
+    for (const int vpp : {1, 2}) {
+      SCOPED_TRACE("m = " + std::to_string(m) + ", vpp = " + std::to_string(vpp));
+      json document = pipeline_scenario(m);
+      document["workload"]["parallelism"]["vpp"] = vpp;
+      const TrainingReport t = step_of(document);
+      const double bound = lower_bound_of(document);
+      EXPECT_LE(bound, t.step_s);
+      const double sends = 2 * (pp * vpp - 1);
+      EXPECT_LT(t.step_s - bound, sends * 0.15e-3)
+          << "bound " << bound << " s, step " << t.step_s << " s";
+    }
+  }
+}
+
+TEST(TrainingLowerBound, NeverExceedsTheSimulatedStep) {
+  // Layouts that communicate in every way the step does (tensor, sequence, context, expert,
+  // pipeline, data parallel with ZeRO 0 to 3), with recomputation, FP8, LoRA and MoE: the
+  // simulated step only adds communication and waits to the bound's kernels, so bound <= step.
+  // The bound is also no looser than the FLOP bound (all FLOPs at peak on every GPU), which
+  // ignores the pipeline, the memory-bound kernels and recomputation.
+  const json mixtral = {{"preset", "mixtral-8x7b"}, {"name", "mixtral-2-layers"}, {"layers", 2}};
+  struct Case {
+    std::string instance;
+    int nodes;
+    json model;
+    json parallelism;
+    int global_batch;
+    json extra;  // merged into /workload
+  };
+  const std::vector<Case> cases = {
+      {"p5.48xlarge", 1, kFourLayer8b, {{"tp", 8}, {"recompute", "full"}}, 4, json::object()},
+      {"p5.48xlarge", 1, kFourLayer8b, {{"tp", 2}, {"cp", 2}, {"zero", 1}}, 4, json::object()},
+      {"p5.48xlarge",
+       2,
+       kFourLayer8b,
+       {{"tp", 2}, {"pp", 2}, {"zero", 3}},
+       8,
+       {{"precision", "fp8"}}},
+      {"p5.48xlarge",
+       2,
+       kFourLayer8b,
+       {{"tp", 4}, {"pp", 2}, {"vpp", 2}, {"zero", 0}, {"recompute", "selective"}},
+       8,
+       json::object()},
+      {"p5.48xlarge", 1, mixtral, {{"tp", 1}, {"ep", 8}, {"zero", 1}}, 8, json::object()},
+      {"p4d.24xlarge",
+       2,
+       kFourLayer8b,
+       {{"tp", 8}, {"pp", 2}},
+       4,
+       {{"stage", "sft"}, {"method", "lora"}, {"lora", {{"rank", 16}}}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.instance + " x " + std::to_string(c.nodes) + ", " + c.parallelism.dump() + " " +
+                 c.extra.dump());
+    json document = pretrain(c.instance, c.nodes, c.model, c.parallelism, 4096, c.global_batch);
+    document["workload"].update(c.extra);
+    const TrainingSetup setup = setup_of(parse_scenario(document, catalog()));
+    const TrainingStepResult step = simulate_training_step(setup);
+    ASSERT_TRUE(step.memory.fits()) << describe_fit(step.memory);
+    ASSERT_GT(step.step_s, 0.0);
+    const double bound = training_step_lower_bound_s(setup, step.layout);
+    EXPECT_LE(bound, step.step_s);
+    // The model's FLOPs at the GPU's dense peak (FP8's with FP8) on every GPU: a floor the kernel
+    // model, which runs every kernel below peak, must exceed.
+    const double peak =
+        setup.precision == Precision::kFp8 ? setup.gpu->fp8_flops : setup.gpu->bf16_flops;
+    EXPECT_GT(bound, step.model_flops_per_step / (step.layout.gpus * peak));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
