@@ -115,9 +115,18 @@ struct Activity {
   double last_update_s = 0.0;   // time at which `remaining` was exact
   std::uint32_t use_begin = 0;  // uses are Impl::uses[use_begin, use_begin + use_count)
   std::uint32_t use_count = 0;
+  // While working: the first shared_count uses are on resources it shares with other working
+  // activities, the rest on resources it has to itself (private).
+  std::uint32_t shared_count = 0;
   std::uint32_t version = 0;  // bumped when a scheduled event becomes stale
   std::uint32_t visit_mark = 0;
   ResourceId bottleneck = kNoResource;
+  // The private resources as one rate cap: min over them of C_j / w_j (lowest id on ties), and
+  // the resource that sets it; recomputed only when private_valid is false.
+  double private_cap = kUnbounded;
+  ResourceId private_argmin = kNoResource;
+  bool private_valid = false;
+  ResourceId cap_bottleneck = kNoResource;  // scratch of the solve: what its bound entry stands for
   Phase phase = Phase::kLatency;
   bool frozen = false;  // scratch of the solve
 };
@@ -214,23 +223,80 @@ struct Simulator::Impl {
     integrated_until_s[id] = now_s;
   }
 
+  // Swaps two use slots of one activity, keeping the users lists pointing at them.
+  void swap_uses(std::uint32_t x, std::uint32_t y) {
+    if (x == y) return;
+    std::swap(uses[x], uses[y]);
+    std::swap(use_pos[x], use_pos[y]);
+    internals[uses[x].resource].users[use_pos[x]].use_slot = x;
+    internals[uses[y].resource].users[use_pos[y]].use_slot = y;
+  }
+
+  // Moves a use into its activity's shared part; its resource may have set the private cap.
+  void mark_shared(ActivityId id, std::uint32_t slot) {
+    Activity& a = activities[id];
+    const std::uint32_t boundary = a.use_begin + a.shared_count;
+    if (slot < boundary) return;
+    if (uses[slot].resource == a.private_argmin) a.private_valid = false;
+    swap_uses(slot, boundary);
+    ++a.shared_count;
+  }
+
+  // Moves a use into its activity's private part and folds it into the private cap.
+  void mark_private(ActivityId id, std::uint32_t slot) {
+    Activity& a = activities[id];
+    const std::uint32_t last_shared = a.use_begin + a.shared_count - 1;
+    swap_uses(slot, last_shared);
+    --a.shared_count;
+    if (a.private_valid) offer_private(a, uses[last_shared]);
+  }
+
+  void offer_private(Activity& a, const Use& use) const {
+    const double cap = internals[use.resource].capacity / use.weight;
+    if (cap < a.private_cap || (cap == a.private_cap && use.resource < a.private_argmin)) {
+      a.private_cap = cap;
+      a.private_argmin = use.resource;
+    }
+  }
+
+  void refresh_private_cap(Activity& a) {
+    if (a.private_valid) return;
+    a.private_cap = kUnbounded;
+    a.private_argmin = kNoResource;
+    for (std::uint32_t slot = a.use_begin + a.shared_count; slot < a.use_begin + a.use_count;
+         ++slot) {
+      offer_private(a, uses[slot]);
+    }
+    a.private_valid = true;
+  }
+
   void enter_work_phase(ActivityId id) {
     Activity& a = activities[id];
     a.phase = Phase::kWorking;
     a.remaining = a.work;
     a.rate = 0.0;
     a.last_update_s = now_s;
+    a.shared_count = 0;
+    a.private_valid = false;
+    // Slots before `slot` are settled (shared ones first), so a swap in mark_shared only moves a
+    // settled private use to `slot`.
     for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.use_count; ++slot) {
       ResourceInternals& in = internals[uses[slot].resource];
       use_pos[slot] = static_cast<std::uint32_t>(in.users.size());
       in.users.push_back(UserEntry{uses[slot].weight, id, slot});
       in.load_stale = true;
+      if (in.users.size() == 2) {
+        const UserEntry first = in.users.front();
+        mark_shared(first.activity, first.use_slot);
+      }
+      if (in.users.size() >= 2) mark_shared(id, slot);
     }
     dirty_activities.push_back(id);
   }
 
   // Takes a working activity off its resources (their loads are summed again by the solve that
-  // follows at the same time) and queues its completion callback.
+  // follows at the same time) and queues its completion callback. A resource left with one user
+  // becomes private to it.
   void finish(ActivityId id) {
     Activity& a = activities[id];
     for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.use_count; ++slot) {
@@ -242,6 +308,9 @@ struct Simulator::Impl {
       in.users.pop_back();
       in.load_stale = true;
       dirty_resources.push_back(rid);
+      if (in.users.size() == 1 && in.users.front().activity != id) {
+        mark_private(in.users.front().activity, in.users.front().use_slot);
+      }
     }
     complete(id);
   }
@@ -340,6 +409,7 @@ struct Simulator::Impl {
   void freeze(ActivityId id, double rate, ResourceId bottleneck);
   double resource_level(ResourceId id);
   void apply_rates_and_loads();
+  void set_load(ResourceId rid, double load);
 };
 
 // First visit of an activity in a solve: brings its remaining work up to now and either sets it
@@ -358,7 +428,12 @@ void Simulator::Impl::visit_activity(ActivityId id) {
   }
   a.frozen = false;
   ++unfrozen_activities;
-  if (a.bound < kUnbounded) fill.push_unordered(FillLevel{a.bound / a.share, id, true});
+  // Its own bound and its private resources enter the filling as one bound entry.
+  refresh_private_cap(a);
+  const bool by_resource = a.private_cap < a.bound;
+  a.cap_bottleneck = by_resource ? a.private_argmin : kNoResource;
+  const double cap = by_resource ? a.private_cap : a.bound;
+  if (cap < kUnbounded) fill.push_unordered(FillLevel{cap / a.share, id, true});
 }
 
 // First visit of a resource in a solve: all of its capacity is spare until users freeze.
@@ -393,10 +468,12 @@ void Simulator::Impl::collect_component() {
          next_resource < component_resources.size()) {
     while (next_activity < component_activities.size()) {
       const Activity& a = activities[component_activities[next_activity++]];
-      for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.use_count; ++slot) {
+      if (a.frozen) continue;  // dust: solve() finishes it and collects again
+      // Only shared resources lead on and need a level of their own; private ones are in the
+      // activity's cap.
+      for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.shared_count; ++slot) {
         const Use& use = uses[slot];
         visit_resource(use.resource);
-        if (a.frozen) continue;  // dust: its resources are touched, its demand is not counted
         ResourceInternals& in = internals[use.resource];
         in.denom += use.weight * a.share;
         ++in.unfrozen;
@@ -433,7 +510,7 @@ void Simulator::Impl::freeze(ActivityId id, double rate, ResourceId bottleneck) 
   a.new_rate = rate;
   a.bottleneck = bottleneck;
   --unfrozen_activities;
-  for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.use_count; ++slot) {
+  for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.shared_count; ++slot) {
     const Use& use = uses[slot];
     ResourceInternals& in = internals[use.resource];
     in.spare -= use.weight * rate;
@@ -456,9 +533,10 @@ void Simulator::Impl::fill_levels() {
     const FillLevel top = fill.top();
     fill.pop();
     if (top.is_bound) {
-      if (activities[top.id].frozen) continue;
+      const Activity& a = activities[top.id];
+      if (a.frozen) continue;
       level = std::max(level, top.level);
-      freeze(top.id, activities[top.id].bound, kNoResource);
+      freeze(top.id, std::min(a.bound, a.private_cap), a.cap_bottleneck);
       continue;
     }
     ResourceInternals& in = internals[top.id];
@@ -485,8 +563,13 @@ void Simulator::Impl::apply_rates_and_loads() {
     if (a.new_rate == a.rate) continue;  // its completion event still holds
     a.rate = a.new_rate;
     ++a.version;
-    for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.use_count; ++slot) {
+    for (std::uint32_t slot = a.use_begin; slot < a.use_begin + a.shared_count; ++slot) {
       internals[uses[slot].resource].load_stale = true;
+    }
+    // A private resource carries this activity alone: its load follows the rate directly.
+    for (std::uint32_t slot = a.use_begin + a.shared_count; slot < a.use_begin + a.use_count;
+         ++slot) {
+      set_load(uses[slot].resource, uses[slot].weight * a.rate);
     }
     // A zero or non-finite rate cannot come from valid inputs (capacities and bounds are > 0);
     // such an activity would stall rather than divide by zero.
@@ -500,23 +583,35 @@ void Simulator::Impl::apply_rates_and_loads() {
     in.load_stale = false;
     double load = 0.0;
     for (const UserEntry& user : in.users) load += user.weight * activities[user.activity].rate;
-    ResourceState& r = resources[rid];
-    if (load == r.load) continue;
-    integrate(rid);  // the old load held until now
-    r.load = load;
-    if (tracing) samples.push_back(LoadSample{now_s, rid, load / r.capacity});
+    set_load(rid, load);
   }
+}
+
+void Simulator::Impl::set_load(ResourceId rid, double load) {
+  internals[rid].load_stale = false;
+  ResourceState& r = resources[rid];
+  if (load == r.load) return;
+  integrate(rid);  // the old load held until now
+  r.load = load;
+  if (tracing) samples.push_back(LoadSample{now_s, rid, load / r.capacity});
 }
 
 void Simulator::Impl::solve() {
   collect_component();
   ++stats.solves;
-  stats.activities_resolved += component_activities.size();
-  for (ActivityId id : dust) {
-    ++stats.events;
-    finish(id);
+  if (!dust.empty()) {
+    // Finishing the dust changes which resources are shared: collect again, from its resources
+    // (finish() marks them dirty) and from every activity this collection reached.
+    for (ActivityId id : dust) {
+      ++stats.events;
+      finish(id);
+    }
+    for (ActivityId id : component_activities) {
+      if (activities[id].phase == Phase::kWorking) dirty_activities.push_back(id);
+    }
+    collect_component();  // no new dust: remaining work was brought up to now already
   }
-  dirty_resources.clear();  // finish() marked resources that are in this component already
+  stats.activities_resolved += component_activities.size();
   fill_levels();
   apply_rates_and_loads();
 }
