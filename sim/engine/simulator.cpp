@@ -13,7 +13,8 @@
 // spare_k / denom_k cannot decrease that ratio. So the min-heap of levels keeps each resource's
 // last computed level as a lower bound and refreshes it only when it reaches the top ("lazy
 // increase-key"): one heap entry per resource at any time and no push per freeze.
-// Cost: O((A + U) log R) for A activities with U uses over R resources in the component.
+// Cost: O((A + U) log R) for A activities with U shared uses over R shared resources in the
+// component.
 //
 // Worked example (the header's): L1 (C=10) carries x and y, L2 (C=4) carries y and z.
 // Levels: L1 10/2 = 5, L2 4/2 = 2. L2 pops first: y = z = 2. L1 refreshes to (10 - 2)/1 = 8 > 5,
@@ -23,6 +24,15 @@
 // After a timestamp's events, it walks the resource/activity graph from the activities that
 // entered their work phase and from the resources of those that left, and re-solves only what it
 // reaches. Activities whose rate comes out unchanged keep their completion event.
+//
+// Private resources: a resource with a single working user a saturates exactly when a's rate
+// reaches C_j / w_j, whatever else happens, so it needs no level of its own. Each activity keeps
+// its uses split into shared ones (first) and private ones, and folds the private ones into one
+// rate cap, min C_j / w_j, that enters the filling like its bound (reporting j as the bottleneck
+// when it binds). The cap is recomputed only when the resource that set it becomes shared; a
+// resource that turns private lowers it in O(1). So an activity that crosses thousands of links
+// nobody else uses (a data-parallel ring over every node, in symmetric mode) costs a solve only
+// its few shared uses, and the loads of its private links follow its rate directly.
 //
 // Every solve brings the remaining work of the activities it reaches up to date (remaining -=
 // rate * elapsed) before it may change their rates; anything left below 1e-12 * max(1, work) is

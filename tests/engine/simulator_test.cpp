@@ -243,31 +243,31 @@ TEST(SimulatorMaxMin, ZeroWeightUseConsumesNothing) {
   EXPECT_DOUBLE_EQ(sim.resource(tiny).load, 0.0);
 }
 
-TEST(SimulatorMaxMin, RandomSystemsMeetTheMaxMinConditionsAfterEveryStep) {
-  // What progressive filling guarantees, checked on random systems after every incremental
-  // re-solve: (1) no resource carries more than its capacity; (2) an activity is either at its
-  // bound (bottleneck none) or its bottleneck j is saturated and no other activity on j has a
-  // higher rate per share (r_b / s_b <= r_a / s_a): no one could be given more without taking
-  // from someone who has no more than it.
-  std::uint64_t state = 99;
+// What progressive filling guarantees, checked on random systems after every incremental
+// re-solve: (1) no resource carries more than its capacity, and each resource's load is the sum
+// of w * rate over its users; (2) an activity is either at its bound (bottleneck none) or its
+// bottleneck j is saturated and no other activity on j has a higher rate per share
+// (r_b / s_b <= r_a / s_a): no one could be given more without taking from someone who has no
+// more than it. These conditions define the weighted max-min allocation uniquely.
+void check_random_systems(int resources, int activity_count, int max_hops, std::uint64_t seed) {
+  std::uint64_t state = seed;
   auto next = [&state] {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     return static_cast<double>(state >> 11) / static_cast<double>(1ULL << 53);
   };
   for (int trial = 0; trial < 20; ++trial) {
     Simulator sim;
-    constexpr int kResources = 8;
-    for (int i = 0; i < kResources; ++i) sim.add_resource("r", 1.0 + 9.0 * next());
+    for (int i = 0; i < resources; ++i) sim.add_resource("r", 1.0 + 9.0 * next());
     std::vector<ActivitySpec> specs;
-    for (int i = 0; i < 30; ++i) {
+    for (int i = 0; i < activity_count; ++i) {
       ActivitySpec spec;
       spec.work = 1.0 + 20.0 * next();
       spec.latency_s = next() < 0.7 ? 0.0 : 2.0 * next();
       spec.share = next() < 0.7 ? 1.0 : 0.5 + 3.0 * next();
       if (next() < 0.3) spec.bound = 0.2 + 3.0 * next();
-      const int hops = 1 + static_cast<int>(3.0 * next());
+      const int hops = 1 + static_cast<int>(max_hops * next());
       for (int h = 0; h < hops; ++h) {
-        const auto r = static_cast<ResourceId>(kResources * next());
+        const auto r = static_cast<ResourceId>(resources * next());
         spec.uses.push_back({r, 0.25 + 2.0 * next()});
       }
       specs.push_back(spec);
@@ -275,11 +275,11 @@ TEST(SimulatorMaxMin, RandomSystemsMeetTheMaxMinConditionsAfterEveryStep) {
     }
     int checked_steps = 0;
     do {
-      std::vector<double> load(kResources, 0.0);
+      std::vector<double> load(resources, 0.0);
       for (ActivityId a = 0; a < specs.size(); ++a) {
         for (const Use& use : specs[a].uses) load[use.resource] += use.weight * sim.rate(a);
       }
-      for (ResourceId r = 0; r < kResources; ++r) {
+      for (ResourceId r = 0; r < static_cast<ResourceId>(resources); ++r) {
         const double capacity = sim.resource(r).capacity;
         ASSERT_LE(load[r], capacity * (1 + 1e-9)) << "trial " << trial << " resource " << r;
         EXPECT_NEAR(sim.resource(r).load, load[r], 1e-9 * capacity);
@@ -306,6 +306,18 @@ TEST(SimulatorMaxMin, RandomSystemsMeetTheMaxMinConditionsAfterEveryStep) {
     } while (sim.step());
     EXPECT_GT(checked_steps, 2);
   }
+}
+
+TEST(SimulatorMaxMin, RandomSystemsMeetTheMaxMinConditionsAfterEveryStep) {
+  // 30 activities of 1 to 3 uses on 8 resources: nearly every resource is shared.
+  check_random_systems(8, 30, 3, 99);
+}
+
+TEST(SimulatorMaxMin, RandomSparseSystemsMeetTheMaxMinConditionsAfterEveryStep) {
+  // 12 activities of 1 to 12 uses on 60 resources, starting at different times: many resources
+  // have one user (the engine folds those into the activity's own cap) and turn shared and
+  // private again as activities start and finish.
+  check_random_systems(60, 12, 12, 7);
 }
 
 TEST(SimulatorEvents, LatencyOnlyActivityCompletesAfterItsLatency) {
