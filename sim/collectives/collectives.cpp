@@ -306,24 +306,17 @@ const LoadPattern& CollectiveModel::pattern(CollectiveOp op, const Communicator&
   return it->second;
 }
 
-LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
-                                   Protocol protocol) const {
-  const auto groups = group_by_domain(topology_, comm);
+const std::vector<Use>& CollectiveModel::flows(CollectiveOp op, const Communicator& comm,
+                                               Algorithm algorithm,
+                                               const std::vector<std::vector<int>>& groups) const {
+  auto key = std::make_tuple(static_cast<int>(op), index_of(algorithm), comm.gpus);
+  if (auto it = flows_cache_.find(key); it != flows_cache_.end()) return it->second;
   const int n = static_cast<int>(comm.gpus.size());
   const int d_count = static_cast<int>(groups.size());
   const int g = static_cast<int>(groups[0].size());
   const GpuArch arch = topology_.gpu().arch;
-  const int a = index_of(algorithm);
-  const int p = index_of(protocol);
-  const int node_class = d_count == 1 ? 0 : (d_count == 2 ? 1 : 2);
-
-  LoadPattern out;
-  out.algorithm = algorithm;
-  out.protocol = protocol;
-  out.channels = options_.channels > 0 ? options_.channels : tuning_.channels.at(arch);
-  const int channels = out.channels;
-
-  LoadAccumulator acc(topology_, scratch_weights_, 1.0 / tuning_.data_fraction[p]);
+  const int channels = options_.channels > 0 ? options_.channels : tuning_.channels.at(arch);
+  LoadAccumulator acc(topology_, scratch_weights_, 1.0);
   const double nvls_eff = tuning_.nvls_efficiency.at(arch);
   switch (algorithm) {
     case Algorithm::kRing: {
@@ -405,7 +398,29 @@ LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Al
       break;
     }
   }
-  out.uses = acc.uses();
+  return flows_cache_.emplace(std::move(key), acc.uses()).first->second;
+}
+
+LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
+                                   Protocol protocol) const {
+  const auto groups = group_by_domain(topology_, comm);
+  const int n = static_cast<int>(comm.gpus.size());
+  const int d_count = static_cast<int>(groups.size());
+  const int g = static_cast<int>(groups[0].size());
+  const GpuArch arch = topology_.gpu().arch;
+  const int a = index_of(algorithm);
+  const int p = index_of(protocol);
+  const int node_class = d_count == 1 ? 0 : (d_count == 2 ? 1 : 2);
+
+  LoadPattern out;
+  out.algorithm = algorithm;
+  out.protocol = protocol;
+  out.channels = options_.channels > 0 ? options_.channels : tuning_.channels.at(arch);
+  const int channels = out.channels;
+  // The protocol's wire overhead: it sends 1 / data_fraction bytes per byte of data.
+  const double wire_scale = 1.0 / tuning_.data_fraction[p];
+  out.uses = flows(op, comm, algorithm, groups);
+  for (Use& use : out.uses) use.weight *= wire_scale;
 
   // NCCL's protocol and per-channel bandwidth caps (bus bandwidth), tuning.cc ncclTopoTuneModel.
   double bus_cap = kUnbounded;
@@ -504,7 +519,7 @@ CollectiveChoice CollectiveModel::choose(CollectiveOp op, const Communicator& co
     const LoadPattern& candidate = pattern(op, comm, algorithm, protocol);
     const double time = candidate.latency_s + bytes / candidate.isolated_bw;
     if (!found || time < best.predicted_time_s) {
-      best.pattern = candidate;
+      best.pattern = &candidate;
       best.predicted_time_s = time;
       found = true;
     }

@@ -108,7 +108,7 @@ struct LoadPattern {
 };
 
 struct CollectiveChoice {
-  LoadPattern pattern;
+  const LoadPattern* pattern = nullptr;  // owned by the CollectiveModel's cache, lives as long
   double predicted_time_s = 0.0;
 };
 
@@ -136,12 +136,17 @@ class CollectiveModel {
  private:
   LoadPattern build(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
                     Protocol protocol) const;
+  // Link bytes per byte of size of one algorithm's flows, before the protocol's wire overhead:
+  // the same for every protocol, so built once per (op, algorithm, communicator).
+  const std::vector<Use>& flows(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
+                                const std::vector<std::vector<int>>& groups) const;
 
   const Topology& topology_;
   const Simulator& sim_;
   const NcclTuning& tuning_;
   CollectiveOptions options_;
   mutable std::map<std::tuple<int, int, int, std::vector<int>>, LoadPattern> cache_;
+  mutable std::map<std::tuple<int, int, std::vector<int>>, std::vector<Use>> flows_cache_;
   mutable std::vector<double> scratch_weights_;  // link weights while a pattern is built
 };
 

@@ -133,7 +133,7 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   for (double bytes : sweep_sizes(w, ranks)) {
     const CollectiveChoice choice = model.choose(w.op, comm, bytes);
     const double start_s = sim.now();
-    const ActivityId id = sim.start(CollectiveModel::activity(choice.pattern, bytes, tag));
+    const ActivityId id = sim.start(CollectiveModel::activity(*choice.pattern, bytes, tag));
     sim.run();
     const double time_s = log.done_s.at(tag) - start_s;
     ++tag;
@@ -146,10 +146,10 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
     row.time_s = time_s;
     row.algbw_bytes_per_s = bytes / time_s;
     row.busbw_bytes_per_s = row.algbw_bytes_per_s * bus_factor;
-    row.algorithm = to_string(choice.pattern.algorithm);
-    row.protocol = to_string(choice.pattern.protocol);
-    row.channels = choice.pattern.channels;
-    row.limited_by = limited_by(sim, topology, choice.pattern, id, time_s);
+    row.algorithm = to_string(choice.pattern->algorithm);
+    row.protocol = to_string(choice.pattern->protocol);
+    row.channels = choice.pattern->channels;
+    row.limited_by = limited_by(sim, topology, *choice.pattern, id, time_s);
     row.predicted_time_s = choice.predicted_time_s;
     busbw_sum += row.busbw_bytes_per_s;
     result.rows.push_back(row);

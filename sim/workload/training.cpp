@@ -319,18 +319,18 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
   Communicator comm;
   for (const Coord& c : members) comm.gpus.push_back(gpu_of(l_, c));
   const CollectiveChoice choice = collectives_.choose(op, comm, bytes);
-  ActivitySpec spec = CollectiveModel::activity(choice.pattern, bytes);
+  ActivitySpec spec = CollectiveModel::activity(*choice.pattern, bytes);
   if (s_.full_mode) return spec;
   // Symmetric mode: the identical collectives of the other groups run at the same rate; where
   // they cross a resource of this one, their load adds to its weight there.
   const auto key =
-      std::make_tuple(static_cast<int>(op), comm.gpus, static_cast<int>(choice.pattern.algorithm),
-                      static_cast<int>(choice.pattern.protocol));
+      std::make_tuple(static_cast<int>(op), comm.gpus, static_cast<int>(choice.pattern->algorithm),
+                      static_cast<int>(choice.pattern->protocol));
   auto it = merged_uses_.find(key);
   if (it == merged_uses_.end()) {
     const auto copies = copies_of(members, make);
     std::map<ResourceId, double> weights;
-    for (const Use& use : choice.pattern.uses) weights[use.resource] = use.weight;
+    for (const Use& use : choice.pattern->uses) weights[use.resource] = use.weight;
     // A group inside one NVLink domain cannot share a link with a group inside another domain:
     // skip those copies without building their patterns (TP groups of other nodes).
     auto single_domain = [&](const std::vector<int>& gpus) {
@@ -349,7 +349,7 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
         if (other_domain >= 0 && other_domain != own_domain) continue;
       }
       const LoadPattern& p =
-          collectives_.pattern(op, other, choice.pattern.algorithm, choice.pattern.protocol);
+          collectives_.pattern(op, other, choice.pattern->algorithm, choice.pattern->protocol);
       for (const Use& use : p.uses) {
         auto w = weights.find(use.resource);
         if (w != weights.end()) w->second += use.weight;

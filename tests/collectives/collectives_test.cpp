@@ -47,13 +47,13 @@ class Cluster : public EventHandler {
   Outcome run(CollectiveOp op, double bytes) {
     const CollectiveChoice choice = model_.choose(op, all_, bytes);
     const double start = sim_.now();
-    const ActivityId id = sim_.start(CollectiveModel::activity(choice.pattern, bytes, next_tag_));
+    const ActivityId id = sim_.start(CollectiveModel::activity(*choice.pattern, bytes, next_tag_));
     sim_.run();
     Outcome out;
     out.time_s = done_.at(next_tag_++) - start;
     out.algbw = bytes / out.time_s;
     out.busbw = out.algbw * bus_bandwidth_factor(op, static_cast<int>(all_.gpus.size()));
-    out.pattern = choice.pattern;
+    out.pattern = *choice.pattern;
     const ResourceId bottleneck = sim_.bottleneck(id);
     out.link_limited = bottleneck != kNoResource;
     if (out.link_limited) out.bottleneck_kind = topology_.kind_of(bottleneck);
