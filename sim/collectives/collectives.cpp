@@ -306,6 +306,17 @@ const LoadPattern& CollectiveModel::pattern(CollectiveOp op, const Communicator&
   return it->second;
 }
 
+double CollectiveModel::wire_scale(Protocol protocol) const {
+  return 1.0 / tuning_.data_fraction[index_of(protocol)];
+}
+
+const std::vector<Use>& CollectiveModel::flows(CollectiveOp op, const Communicator& comm,
+                                               Algorithm algorithm) const {
+  auto key = std::make_tuple(static_cast<int>(op), index_of(algorithm), comm.gpus);
+  if (auto it = flows_cache_.find(key); it != flows_cache_.end()) return it->second;
+  return flows(op, comm, algorithm, group_by_domain(topology_, comm));
+}
+
 const std::vector<Use>& CollectiveModel::flows(CollectiveOp op, const Communicator& comm,
                                                Algorithm algorithm,
                                                const std::vector<std::vector<int>>& groups) const {
@@ -418,9 +429,9 @@ LoadPattern CollectiveModel::build(CollectiveOp op, const Communicator& comm, Al
   out.channels = options_.channels > 0 ? options_.channels : tuning_.channels.at(arch);
   const int channels = out.channels;
   // The protocol's wire overhead: it sends 1 / data_fraction bytes per byte of data.
-  const double wire_scale = 1.0 / tuning_.data_fraction[p];
+  const double scale = wire_scale(protocol);
   out.uses = flows(op, comm, algorithm, groups);
-  for (Use& use : out.uses) use.weight *= wire_scale;
+  for (Use& use : out.uses) use.weight *= scale;
 
   // NCCL's protocol and per-channel bandwidth caps (bus bandwidth), tuning.cc ncclTopoTuneModel.
   double bus_cap = kUnbounded;

@@ -133,11 +133,17 @@ class CollectiveModel {
 
   int domains(const Communicator& comm) const;
 
+  // Link bytes per byte of size of one algorithm's flows, before the protocol's wire overhead,
+  // sorted by resource: the same for every protocol, so built once per (op, algorithm,
+  // communicator) and cached. A pattern's uses are these weights times wire_scale(protocol).
+  const std::vector<Use>& flows(CollectiveOp op, const Communicator& comm,
+                                Algorithm algorithm) const;
+  // Bytes on the wire per byte of data with the protocol (1 / its data fraction).
+  double wire_scale(Protocol protocol) const;
+
  private:
   LoadPattern build(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
                     Protocol protocol) const;
-  // Link bytes per byte of size of one algorithm's flows, before the protocol's wire overhead:
-  // the same for every protocol, so built once per (op, algorithm, communicator).
   const std::vector<Use>& flows(CollectiveOp op, const Communicator& comm, Algorithm algorithm,
                                 const std::vector<std::vector<int>>& groups) const;
 

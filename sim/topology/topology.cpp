@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <queue>
 #include <sstream>
 #include <stdexcept>
@@ -176,7 +177,16 @@ struct Topology::State {
   int leaves_per_rail = 0;
   int spines = 0;
 
-  ClusterGraph graph;
+  // The Boost graph of devices and links is built on first use (graph(), hops()): a simulation
+  // routes by arithmetic on the resource tables below and never needs it.
+  mutable ClusterGraph graph;
+  mutable std::once_flag graph_built;
+  struct PendingEdge {
+    Vertex from, to;
+    Link link;
+  };
+  mutable std::vector<PendingEdge>
+      edges;  // every directed edge, in order, until the graph is built
   ResourceId first = kNoResource;
   std::vector<LinkKind> kinds;          // by resource - first
   std::vector<Endpoints> endpoints;     // by resource - first
@@ -218,13 +228,21 @@ struct Topology::State {
 
   // Builds the vertices and links, registering one resource per directed link in `sim`.
   void build(Simulator& sim, double nic_efficiency, double oversubscription) {
-    graph = ClusterGraph(vertex_count());
-    add_devices();
     add_node_links(sim, nic_efficiency);
     add_fabric_links(sim, nic_efficiency, oversubscription);
   }
 
-  void set_device(Vertex v, DeviceKind kind, int node, int index, std::string name) {
+  const ClusterGraph& built_graph() const {
+    std::call_once(graph_built, [this] {
+      graph = ClusterGraph(vertex_count());
+      add_devices();
+      for (const PendingEdge& e : edges) boost::add_edge(e.from, e.to, e.link, graph);
+      edges = {};
+    });
+    return graph;
+  }
+
+  void set_device(Vertex v, DeviceKind kind, int node, int index, std::string name) const {
     graph[v] = Device{kind, node, index, std::move(name)};
   }
 
@@ -238,11 +256,11 @@ struct Topology::State {
     }
     kinds.push_back(kind);
     endpoints.push_back({static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to)});
-    boost::add_edge(from, to, Link{kind, bw_bytes_per_s, id}, graph);
+    edges.push_back({from, to, Link{kind, bw_bytes_per_s, id}});
     return id;
   }
 
-  void add_devices() {
+  void add_devices() const {
     const int gpn = gpus_per_node;
     for (int node = 0; node < nodes; ++node) {
       const std::string prefix = "n" + std::to_string(node) + ".";
@@ -314,8 +332,8 @@ struct Topology::State {
         const Vertex n = nic_vertex(node, nic);
         const Vertex pcie = pcie_vertex(node, pcie_of_nic(nic));
         const Link host_link{LinkKind::kPcie, instance.efa_nic_bw_bytes_per_s, kNoResource};
-        boost::add_edge(pcie, n, host_link, graph);
-        boost::add_edge(n, pcie, host_link, graph);
+        edges.push_back({pcie, n, host_link});
+        edges.push_back({n, pcie, host_link});
         const int rail = nic;
         const Vertex leaf = leaf_vertex(rail, leaf_of(node));
         const std::string nic_name = prefix + "nic" + std::to_string(nic);
@@ -514,7 +532,7 @@ LinkKind Topology::kind_of(ResourceId resource) const {
 
 ResourceId Topology::first_resource() const { return state_->first; }
 std::size_t Topology::resource_count() const { return state_->kinds.size(); }
-const ClusterGraph& Topology::graph() const { return state_->graph; }
+const ClusterGraph& Topology::graph() const { return state_->built_graph(); }
 
 // BFS restricted to the devices the route touches (the endpoints of its resources, which brings
 // in the PCIe switch <-> NIC edges between them), so that the path is the one route() takes and the
@@ -525,6 +543,7 @@ int Topology::hops(int src, int dst) const {
   s.check_gpu(src);
   s.check_gpu(dst);
   if (src == dst) return 0;
+  s.built_graph();
 
   std::vector<Vertex> devices;
   for (const LinkShare& share : route(src, dst)) {

@@ -99,7 +99,8 @@ using Route = std::vector<LinkShare>;
 
 class Topology {
  public:
-  // Builds the graph and registers one resource per directed link in `sim`.
+  // Registers one resource per directed link in `sim`; the Boost graph is built on the first
+  // graph() or hops() call (thread-safe), since routing does not need it.
   // Throws fmsim::Error (kBadInput) for nodes < 1 or an unusable network config.
   Topology(const InstanceSpec& instance, const GpuSpec& gpu, int nodes,
            const NetworkConfig& network, const NetworkDefaults& defaults, Simulator& sim);
@@ -131,7 +132,7 @@ class Topology {
   // This topology's resources are the contiguous ids [first_resource, first_resource + count).
   ResourceId first_resource() const;
   std::size_t resource_count() const;
-  const ClusterGraph& graph() const;
+  const ClusterGraph& graph() const;  // built on first call
   // Switch hops between two GPUs, for tests and latency terms: the NVSwitches, leaves and spines on
   // the path that route(src, dst) takes (BFS over the devices of that route; with ECMP every path
   // has the same length). PCIe switches are not counted: they are the node's host path, whose

@@ -245,6 +245,7 @@ class StepBuilder {
   RankStrides order_;
   std::map<int, ResourceId> sm_;
   std::map<std::tuple<int, std::vector<int>, int, int>, std::vector<Use>> merged_uses_;
+  std::vector<std::int32_t> slot_of_;  // scratch of collective_activity, by resource
 };
 
 ResourceId StepBuilder::sm_of(int gpu) {
@@ -329,10 +330,14 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
   auto it = merged_uses_.find(key);
   if (it == merged_uses_.end()) {
     const auto copies = copies_of(members, make);
-    std::map<ResourceId, double> weights;
-    for (const Use& use : choice.pattern->uses) weights[use.resource] = use.weight;
+    std::vector<Use> uses = choice.pattern->uses;  // sorted by resource
+    // Where each of this pattern's resources sits in `uses` (scratch, -1 elsewhere).
+    if (slot_of_.size() < sim_.resource_count()) slot_of_.resize(sim_.resource_count(), -1);
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+      slot_of_[uses[i].resource] = static_cast<std::int32_t>(i);
+    }
     // A group inside one NVLink domain cannot share a link with a group inside another domain:
-    // skip those copies without building their patterns (TP groups of other nodes).
+    // skip those copies without building their flows (TP groups of other nodes).
     auto single_domain = [&](const std::vector<int>& gpus) {
       const int domain = topology_.nvlink_domain_of(gpus.front());
       for (int g : gpus) {
@@ -341,6 +346,7 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
       return domain;
     };
     const int own_domain = single_domain(comm.gpus);
+    const double scale = collectives_.wire_scale(choice.pattern->protocol);
     for (const auto& copy : copies) {
       Communicator other;
       for (const Coord& c : copy) other.gpus.push_back(gpu_of(l_, c));
@@ -348,15 +354,12 @@ ActivitySpec StepBuilder::collective_activity(CollectiveOp op, const std::vector
         const int other_domain = single_domain(other.gpus);
         if (other_domain >= 0 && other_domain != own_domain) continue;
       }
-      const LoadPattern& p =
-          collectives_.pattern(op, other, choice.pattern->algorithm, choice.pattern->protocol);
-      for (const Use& use : p.uses) {
-        auto w = weights.find(use.resource);
-        if (w != weights.end()) w->second += use.weight;
+      for (const Use& use : collectives_.flows(op, other, choice.pattern->algorithm)) {
+        const std::int32_t slot = slot_of_[use.resource];
+        if (slot >= 0) uses[slot].weight += use.weight * scale;
       }
     }
-    std::vector<Use> uses;
-    for (const auto& [resource, weight] : weights) uses.push_back({resource, weight});
+    for (const Use& use : uses) slot_of_[use.resource] = -1;
     it = merged_uses_.emplace(key, std::move(uses)).first;
   }
   spec.uses = it->second;
