@@ -135,7 +135,6 @@ void BM_PlanSimulatedPoint70B(benchmark::State& state) {
 }
 BENCHMARK(BM_PlanSimulatedPoint70B)
     ->Arg(0)
-    ->Arg(128)
     ->Arg(256)
     ->Arg(512)
     ->Arg(1024)
