@@ -231,6 +231,8 @@ class StepBuilder {
   std::vector<Coord> cp_group(const Coord& c) const;
   std::vector<Coord> dp_group(const Coord& c) const;
   std::vector<Coord> ep_group(const Coord& c) const;
+  // Position among the stage's data x context-parallel ranks, context fastest.
+  int ep_rank(const Coord& c) const { return c.dp * l_.cp + c.cp; }
   // Identical groups of the other ranks of the same stage, for symmetric mode.
   std::vector<std::vector<Coord>> copies_of(const std::vector<Coord>& group, GroupMaker make) const;
   std::vector<Coord> simulated_ranks() const;
@@ -285,10 +287,13 @@ std::vector<Coord> StepBuilder::dp_group(const Coord& c) const {
   return g;
 }
 std::vector<Coord> StepBuilder::ep_group(const Coord& c) const {
-  // Expert-parallel groups are carved out of consecutive data-parallel ranks (Megatron-Core).
+  // Expert-parallel groups are carved out of consecutive data x context-parallel ranks, context
+  // fastest (Megatron-Core's MoE parallel folding; the layout requires ep | dp * cp).
   std::vector<Coord> g;
-  const int base = (c.dp / l_.ep) * l_.ep;
-  for (int e = 0; e < l_.ep; ++e) g.push_back({c.tp, c.cp, base + e, c.pp});
+  const int base = (ep_rank(c) / l_.ep) * l_.ep;
+  for (int e = 0; e < l_.ep; ++e) {
+    g.push_back({c.tp, (base + e) % l_.cp, (base + e) / l_.cp, c.pp});
+  }
   return g;
 }
 
@@ -588,7 +593,7 @@ TrainingStepResult StepBuilder::build_and_run() {
       auto ep = [&](const std::string& name, const LayerCost& lc) {
         if (!lc.moe) return;
         for (const Coord& c : stage_ranks) {
-          if (c.dp % l_.ep == 0) {
+          if (ep_rank(c) % l_.ep == 0) {
             add_collective(name, "ep", CollectiveOp::kAllToAll, ep_group(c), &StepBuilder::ep_group,
                            lc.ep_bytes);
           }

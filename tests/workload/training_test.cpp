@@ -402,6 +402,25 @@ TEST(TrainingLowerBound, NeverExceedsTheSimulatedStep) {
   }
 }
 
+TEST(TrainingExpertParallel, EpLargerThanDpFoldsOverContextParallelRanks) {
+  // 4 p5 nodes = 32 GPUs, tp 2 x cp 4 leaves dp = 4; ep = 8 divides dp x cp = 16, which the layout
+  // accepts (Megatron-Core's MoE parallel folding): each EP group takes 8 consecutive
+  // data x context-parallel ranks, context fastest, so 2 data-parallel replicas' 4 CP ranks each.
+  // The step must run in both simulation modes (it once indexed GPU 32 of 32) and agree.
+  const json mixtral = {{"preset", "mixtral-8x7b"}, {"name", "mixtral-2-layers"}, {"layers", 2}};
+  json document = pretrain("p5.48xlarge", 4, mixtral,
+                           {{"tp", 2}, {"cp", 4}, {"ep", 8}, {"pp", 1}, {"zero", 1}}, 8192, 8);
+  const TrainingReport symmetric = step_of(document);
+  ASSERT_GT(symmetric.step_s, 0.0);
+  EXPECT_EQ(symmetric.dp, 4);
+  EXPECT_EQ(symmetric.ep, 8);
+  EXPECT_GT(symmetric.exposed_comm_s.at("ep"), 0.0);
+  document["workload"]["simulation"] = "full";
+  const TrainingReport full = step_of(document);
+  ASSERT_GT(full.step_s, 0.0);
+  EXPECT_NEAR(symmetric.step_s / full.step_s, 1.0, 0.01);
+}
+
 // ---------------------------------------------------------------------------------------------
 // (e) Symmetric and full simulation
 
