@@ -73,7 +73,7 @@ std::string base_dir_of(const std::string& path) {
 }
 
 nlohmann::json load_scenario(const std::string& path, const std::vector<std::string>& sets,
-                             std::string& origin) {
+                             std::string& origin, const std::string& calibration = "") {
   nlohmann::json doc;
   if (path.empty()) {
     doc = fmsim::default_scenario();
@@ -83,17 +83,20 @@ nlohmann::json load_scenario(const std::string& path, const std::vector<std::str
     origin = path;
   }
   for (const auto& assignment : sets) fmsim::apply_set(doc, assignment);
+  // --calibration names a file from the current directory, not from the scenario's.
+  if (!calibration.empty()) doc["calibration"] = std::filesystem::absolute(calibration).string();
   return doc;
 }
 
 int run_main(const std::string& scenario_path, const std::vector<std::string>& sets,
-             const std::vector<std::string>& catalogs, const Outputs& outputs) {
+             const std::vector<std::string>& catalogs, const std::string& calibration,
+             const Outputs& outputs) {
   for (const auto* path : {&outputs.json, &outputs.csv, &outputs.trace}) {
     check_output(*path, outputs, scenario_path);
   }
   const fmsim::Catalog catalog = load_catalog(catalogs);
   std::string origin;
-  const nlohmann::json doc = load_scenario(scenario_path, sets, origin);
+  const nlohmann::json doc = load_scenario(scenario_path, sets, origin, calibration);
   const fmsim::Scenario scenario = fmsim::parse_scenario(doc, catalog, base_dir_of(scenario_path));
   if (scenario_path.empty()) {
     std::cerr << "fmsim: no scenario given; running the " << origin << "\n";
@@ -231,7 +234,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("fmsim ") + fmsim::kVersion);
   app.require_subcommand(0, 1);
 
-  std::string scenario_path;
+  std::string scenario_path, calibration;
   std::vector<std::string> sets, catalogs;
   Outputs outputs;
   app.add_option(
@@ -245,6 +248,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--catalog", catalogs, "Extra catalog file with GPUs/instances (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--calibration", calibration,
+                 "Calibration profile (fmsim calibrate fit) instead of the catalog defaults");
 
   auto* validate = app.add_subcommand("validate", "Check a scenario and print it resolved");
   std::string validate_path;
@@ -252,6 +257,7 @@ int main(int argc, char** argv) {
   validate->add_option("--set", sets, "Override a scenario field: /json/pointer=VALUE")
       ->allow_extra_args(false);
   validate->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
+  validate->add_option("--calibration", calibration, "Calibration profile");
 
   auto* plan_cmd = app.add_subcommand(
       "plan", "Search instances, node counts and parallelism for the best plan (docs/plan.md)");
@@ -292,7 +298,7 @@ int main(int argc, char** argv) {
     if (*validate) {
       const fmsim::Catalog catalog = load_catalog(catalogs);
       std::string origin;
-      const auto doc = load_scenario(validate_path, sets, origin);
+      const auto doc = load_scenario(validate_path, sets, origin, calibration);
       const auto scenario = fmsim::parse_scenario(doc, catalog, base_dir_of(validate_path));
       fmsim::check_feasible(scenario, catalog);  // layout and memory: exit 3 when it cannot run
       std::cout << fmsim::to_json(scenario).dump(2) << "\n";
@@ -306,7 +312,7 @@ int main(int argc, char** argv) {
                                  : fmsim::catalog_table(catalog));
       return 0;
     }
-    return run_main(scenario_path, sets, catalogs, outputs);
+    return run_main(scenario_path, sets, catalogs, calibration, outputs);
   } catch (const fmsim::Error& e) {
     std::cerr << "fmsim: error: " << e.what() << "\n";
     return static_cast<int>(e.code());

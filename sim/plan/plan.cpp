@@ -390,10 +390,10 @@ namespace {
 //    recomputation, the output layer, the optimizer and the pipeline's fill and drain.
 // The simulated step also waits on communication and contention, so it is never shorter.
 double training_step_lower_bound(const Scenario& s, const Catalog& catalog, const Layout& layout) {
-  const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");
-  const GpuSpec& gpu = catalog.gpu_of(instance);
+  const TrainingSetup setup = training_setup(s, catalog);  // with the calibration profile, if any
+  const GpuSpec& gpu = *setup.gpu;
   const TrainingWorkload& w = s.workload.training;
-  const ComputeDefaults& d = ComputeDefaults::builtin();
+  const ComputeDefaults& d = compute_defaults(setup.calibrated.get());
   Precision effective = w.precision;
   if (effective == Precision::kFp8 && gpu.fp8_flops <= 0) effective = Precision::kBf16;
   const double gemm_rate =
@@ -406,7 +406,7 @@ double training_step_lower_bound(const Scenario& s, const Catalog& catalog, cons
   const double tokens_per_step = static_cast<double>(w.batch.global_batch) * w.batch.seq_len;
   const double flops_bound =
       flops_per_token * tokens_per_step / (layout.gpus * std::max(gemm_rate, attention_rate));
-  return std::max(flops_bound, training_step_lower_bound_s(training_setup(s, catalog), layout));
+  return std::max(flops_bound, training_step_lower_bound_s(setup, layout));
 }
 
 void fill_layout(PlanMetrics& m, const Scenario& s) {

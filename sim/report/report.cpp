@@ -528,6 +528,10 @@ nlohmann::json to_json(const Report& report) {
   }
   out["expectations"] = expectations;
   out["notes"] = report.notes;
+  // "profile": the file's path, "" for the catalog defaults.
+  out["calibration"] = {{"profile", report.calibration},
+                        {"applied", report.calibration_applied},
+                        {"not_applied", report.calibration_skipped}};
   return out;
 }
 
@@ -536,6 +540,10 @@ std::string render_text(const Report& report) {
   out << "# fmsim " << kVersion << "  scenario: " << report.scenario_name << "  ("
       << report.scenario_origin << ")\n";
   out << "# cluster: " << report.cluster_summary << "\n";
+  out << "# calibration: "
+      << (report.calibration.empty() ? "none (catalog defaults)" : report.calibration) << "\n";
+  for (const auto& line : report.calibration_applied) out << "#   applied: " << line << "\n";
+  for (const auto& line : report.calibration_skipped) out << "#   not applied: " << line << "\n";
   if (report.collective) {
     const auto& c = *report.collective;
     out << "# " << c.op << ": " << c.ranks << " ranks on " << c.nodes << " node(s), "

@@ -218,6 +218,10 @@ struct Report {
   std::vector<ExpectationResult> expectations;
   std::vector<std::string> notes;
   Trace trace;
+  // The calibration profile the run used ("" for the catalog defaults), what of it was applied
+  // and what not (calibration/profile.h).
+  std::string calibration;
+  std::vector<std::string> calibration_applied, calibration_skipped;
 
   bool expectations_met() const;
 };

@@ -552,10 +552,17 @@ Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
   s.seed = static_cast<std::uint64_t>(root.integer("seed", 1, 0, (1LL << 53)));
   s.calibration = root.string("calibration", "");
   if (!s.calibration.empty()) {
-    // Never ignore what the user asked for: profiles are read once calibration exists.
-    throw bad_input("/calibration",
-                    "calibration profiles are not read by this version yet (issue 8); remove the "
-                    "field to use the catalog's defaults");
+    const std::string path = base_dir.empty() || s.calibration[0] == '/'
+                                 ? s.calibration
+                                 : base_dir + "/" + s.calibration;
+    try {
+      s.profile = std::make_shared<const CalibrationProfile>(read_profile_file(path));
+    } catch (const Error& e) {
+      std::ostringstream what;
+      what << "cannot use the calibration profile: " << e.what()
+           << "; expected a profile.json written by 'fmsim calibrate fit'";
+      throw bad_input("/calibration", what.str());
+    }
   }
 
   const InstanceSpec& instance = catalog.instance(s.cluster.instance, "/cluster/instance");

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "calibration/profile.h"
 #include "collectives/collectives.h"
 #include "hardware/catalog.h"
 #include "model/model.h"
@@ -96,6 +98,7 @@ struct Scenario {
   std::vector<Expectation> expect;
   std::uint64_t seed = 1;
   std::string calibration;  // path of a calibration profile, "" for catalog defaults
+  std::shared_ptr<const CalibrationProfile> profile;  // read from `calibration` (null without)
 };
 
 // Bytes of one element of an nccl-tests data type; 0 if unknown.
@@ -105,8 +108,8 @@ const std::vector<std::string>& dtype_names();
 // Validates and converts a scenario document. Throws fmsim::Error (kBadInput) naming the JSON
 // pointer of the first problem: unknown field (with a suggestion), wrong type, out of range,
 // unknown instance, ranks that do not match the cluster, a stage not available in this version.
-// `base_dir` resolves relative file names inside the scenario (an inference trace): the scenario
-// file's folder; "" for the current directory.
+// `base_dir` resolves relative file names inside the scenario (an inference trace, the calibration
+// profile): the scenario file's folder; "" for the current directory.
 Scenario parse_scenario(const nlohmann::json& document, const Catalog& catalog,
                         const std::string& base_dir = "");
 // Reads an inference trace: CSV (arrival_s,input_tokens,output_tokens, header optional) or JSON

@@ -117,9 +117,10 @@ IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
                                const InferenceWorkload& workload,
                                std::function<double(double)> allreduce_s,
                                std::function<double(double)> alltoall_s,
-                               std::function<double(double)> p2p_s)
+                               std::function<double(double)> p2p_s, const ComputeDefaults* compute)
     : model_(model),
       gpu_(gpu),
+      compute_(compute != nullptr ? compute : &ComputeDefaults::builtin()),
       tp_(workload.tp),
       ep_(workload.ep),
       precision_(workload.precision),
@@ -141,7 +142,7 @@ IterationModel::IterationModel(const ModelSpec& model, const GpuSpec& gpu,
 }
 
 double IterationModel::time_s(const IterationShape& s) const {
-  const ComputeDefaults& compute = ComputeDefaults::builtin();
+  const ComputeDefaults& compute = *compute_;
   // With expert parallelism the replica's ep ranks each run attention on their own share of the
   // sequences (data-parallel attention, balanced): per GPU, 1/ep of the batch.
   const double share = 1.0 / ep_;
@@ -680,7 +681,7 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
   Topology topology(*setup.instance, gpu,
                     std::max(1, (topology_gpus + setup.instance->gpus_per_node - 1) /
                                     setup.instance->gpus_per_node),
-                    setup.network, network_defaults(), topology_sim);
+                    setup.network, network_defaults(setup.calibrated.get()), topology_sim);
   CollectiveModel collectives(topology, topology_sim, NcclTuning::builtin(), {});
   Communicator tp_group, ep_group;
   for (int g = 0; g < w.tp; ++g) tp_group.gpus.push_back(g);
@@ -702,7 +703,8 @@ InferenceResult simulate_inference(const InferenceSetup& setup) {
         return timed(CollectiveOp::kAllReduce, tp_group, allreduce_cache, bytes);
       },
       [&](double bytes) { return timed(CollectiveOp::kAllToAll, ep_group, alltoall_cache, bytes); },
-      [&](double bytes) { return timed(CollectiveOp::kSendRecv, stage_pair, p2p_cache, bytes); });
+      [&](double bytes) { return timed(CollectiveOp::kSendRecv, stage_pair, p2p_cache, bytes); },
+      &compute_defaults(setup.calibrated.get()));
 
   Simulator sim;
   Trace trace;

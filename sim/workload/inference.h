@@ -60,10 +60,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "calibration/profile.h"
 #include "hardware/catalog.h"
 #include "model/model.h"
 #include "parallel/parallel.h"
@@ -153,12 +155,14 @@ class IterationModel {
   IterationModel(const ModelSpec& model, const GpuSpec& gpu, const InferenceWorkload& workload,
                  std::function<double(double)> allreduce_s,
                  std::function<double(double)> alltoall_s = nullptr,
-                 std::function<double(double)> p2p_s = nullptr);
+                 std::function<double(double)> p2p_s = nullptr,
+                 const ComputeDefaults* compute = nullptr);  // null: the built-in defaults
   double time_s(const IterationShape& shape) const;
 
  private:
   ModelSpec model_;  // copies: the model may be built from temporaries
   const GpuSpec& gpu_;
+  const ComputeDefaults* compute_;
   int tp_ = 1, ep_ = 1;
   Precision precision_ = Precision::kBf16;
   std::function<double(double)> allreduce_s_;
@@ -178,6 +182,8 @@ struct InferenceSetup {
   InferenceWorkload workload;
   std::uint64_t seed = 1;
   bool trace = false;
+  // A calibration profile applied (`gpu` then points at its GPU); null for the built-in defaults.
+  std::shared_ptr<const CalibratedParameters> calibrated;
 };
 
 // Runs the requests to completion on every replica. Throws fmsim::Error(kInfeasible) as

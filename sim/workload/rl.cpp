@@ -19,8 +19,8 @@ double mean_tokens(const TokenLength& length) { return std::max(1.0, length.mean
 // Forward FLOPs of the scoring models over `sequences` of `tokens` each, on `gpus` GPUs at the
 // GEMM efficiency of large shapes (these batches are large).
 double scoring_time_s(const ModelSpec& model, const GpuSpec& gpu, Precision precision,
-                      double sequences, int tokens, int models, int gpus) {
-  const ComputeDefaults& compute = ComputeDefaults::builtin();
+                      double sequences, int tokens, int models, int gpus,
+                      const ComputeDefaults& compute) {
   const double flops = models * sequences * tokens * flops_per_token(model, tokens).forward;
   const double efficiency = compute.gemm_max_efficiency.at(gpu.arch).at(
       precision == Precision::kFp8 && gpu.fp8_flops > 0 ? Precision::kFp8 : Precision::kBf16);
@@ -64,6 +64,7 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
   rollout.workload.count = w.prompts_per_iteration;
   rollout.workload.samples_per_prompt = w.group_size;
   rollout.seed = setup.seed;
+  rollout.calibrated = setup.calibrated;
   const InferenceResult generated = simulate_inference(rollout);
   r.rollout_s = generated.duration_s;
   r.rollout_busy_fraction = generated.busy_fraction;
@@ -74,8 +75,9 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
 
   // 2. Scoring on the trainer pool: reward and reference (GRPO), plus the critic (PPO).
   const int scoring_models = w.ppo ? 3 : 2;
-  r.scoring_s = scoring_time_s(setup.model, gpu, w.train_precision, r.samples, sequence_tokens,
-                               scoring_models, r.trainer_gpus);
+  r.scoring_s =
+      scoring_time_s(setup.model, gpu, w.train_precision, r.samples, sequence_tokens,
+                     scoring_models, r.trainer_gpus, compute_defaults(setup.calibrated.get()));
 
   // 3. The policy step (and the critic's for PPO) on the trainer pool.
   TrainingSetup train;
@@ -87,6 +89,7 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
   train.parallel = w.train_parallel;
   train.batch = {sequence_tokens, r.samples, w.micro_batch};
   train.precision = w.train_precision;
+  train.calibrated = setup.calibrated;
   const TrainingStepResult step = simulate_training_step(train);
   if (!step.memory.fits()) {
     throw Error(ExitCode::kInfeasible, "/workload/policy/parallelism",
@@ -101,11 +104,12 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
   if (w.colocated) {
     // Each GPU copies its shard into the engine's buffers: read and write once through HBM.
     const double shard = r.weight_bytes / std::max(1, w.rollout.tp);
-    r.sync_s = memory_time_s(gpu, 2.0 * shard, ComputeDefaults::builtin());
+    r.sync_s = memory_time_s(gpu, 2.0 * shard, compute_defaults(setup.calibrated.get()));
   } else {
     // A broadcast from one trainer GPU to every rollout GPU over the whole cluster's fabric.
     Simulator sim;
-    Topology topology(instance, gpu, setup.nodes, setup.network, network_defaults(), sim);
+    Topology topology(instance, gpu, setup.nodes, setup.network,
+                      network_defaults(setup.calibrated.get()), sim);
     CollectiveModel collectives(topology, sim, NcclTuning::builtin(), {});
     Communicator comm;
     comm.gpus.push_back(0);

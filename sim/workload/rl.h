@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "hardware/catalog.h"
 #include "model/model.h"
@@ -62,6 +63,8 @@ struct RlSetup {
   ModelSpec model;
   RlWorkload workload;
   std::uint64_t seed = 1;
+  // A calibration profile applied (`gpu` then points at its GPU); null for the built-in defaults.
+  std::shared_ptr<const CalibratedParameters> calibrated;
 };
 
 // Throws fmsim::Error(kInfeasible) when a pool cannot hold its work (training layout, memory,

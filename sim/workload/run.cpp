@@ -43,7 +43,22 @@ Report report_for(const Scenario& s, const RunOptions& options) {
   report.scenario_name = s.name;
   report.scenario_origin = options.scenario_origin;
   report.scenario = to_json(s);
+  if (s.profile) report.calibration = s.profile->path;
   return report;
+}
+
+// The scenario's calibration profile applied to its GPU, or null without a profile.
+std::shared_ptr<const CalibratedParameters> calibrated_parameters(const Scenario& s,
+                                                                  const GpuSpec& gpu) {
+  if (!s.profile) return nullptr;
+  return std::make_shared<const CalibratedParameters>(
+      apply_profile(s.profile.get(), gpu, ComputeDefaults::builtin(), network_defaults()));
+}
+
+void note_calibration(Report& report, const CalibratedParameters* parameters) {
+  if (parameters == nullptr) return;
+  report.calibration_applied = parameters->applied;
+  report.calibration_skipped = parameters->skipped;
 }
 
 bool splits_buffer_over_ranks(CollectiveOp op) {
@@ -99,7 +114,9 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   sim.set_load_tracing(options.trace);
   CompletionLog log;
   log.attach(sim);
-  Topology topology(instance, gpu, s.cluster.nodes, s.cluster.network, network_defaults(), sim);
+  const auto calibrated = calibrated_parameters(s, gpu);
+  Topology topology(instance, calibrated ? calibrated->gpu : gpu, s.cluster.nodes,
+                    s.cluster.network, network_defaults(calibrated.get()), sim);
   CollectiveModel model(topology, sim, NcclTuning::builtin(), w.options);
 
   Communicator comm;
@@ -107,6 +124,7 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   for (int r = 0; r < ranks; ++r) comm.gpus.push_back(r);
 
   Report report = report_for(s, options);
+  note_calibration(report, calibrated.get());
   report.cluster_summary = cluster_summary(s, instance, gpu);
 
   CollectiveResult result;
@@ -507,6 +525,7 @@ Report run_training(const Scenario& s, const Catalog& catalog, const RunOptions&
   TrainingSetup setup = training_setup(s, catalog);
   setup.trace = options.trace;
   Report report = report_for(s, options);
+  note_calibration(report, setup.calibrated.get());
   TrainingStepResult step;
   // A layout that cannot run: the report still says so (exit code 3).
   if (!feasible(report, [&] { step = simulate_training_step(setup); })) return report;
@@ -590,7 +609,10 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
   setup.workload = s.workload.inference;
   setup.seed = s.seed;
   setup.trace = options.trace;
+  setup.calibrated = calibrated_parameters(s, gpu);
+  if (setup.calibrated) setup.gpu = &setup.calibrated->gpu;
   Report report = report_for(s, options);
+  note_calibration(report, setup.calibrated.get());
   report.cluster_summary = cluster_summary(s, instance, gpu);
   InferenceResult r;
   if (!feasible(report, [&] { r = simulate_inference(setup); })) return report;
@@ -654,7 +676,10 @@ Report run_rl(const Scenario& s, const Catalog& catalog, const RunOptions& optio
   setup.model = s.model;
   setup.workload = s.workload.rl;
   setup.seed = s.seed;
+  setup.calibrated = calibrated_parameters(s, gpu);
+  if (setup.calibrated) setup.gpu = &setup.calibrated->gpu;
   Report report = report_for(s, options);
+  note_calibration(report, setup.calibrated.get());
   report.cluster_summary = cluster_summary(s, instance, gpu);
   RlResult r;
   if (!feasible(report, [&] { r = simulate_rl_iteration(setup); })) return report;
@@ -715,6 +740,8 @@ TrainingSetup training_setup(const Scenario& s, const Catalog& catalog) {
   setup.precision = w.precision;
   setup.mode = w.mode;
   setup.full_mode = w.full_mode;
+  setup.calibrated = calibrated_parameters(s, *setup.gpu);
+  if (setup.calibrated) setup.gpu = &setup.calibrated->gpu;
   return setup;
 }
 

@@ -215,7 +215,7 @@ class StepBuilder {
         sim_(sim),
         topology_(topology),
         collectives_(topology, sim, NcclTuning::builtin(), {}),
-        compute_(ComputeDefaults::builtin()),
+        compute_(compute_defaults(setup.calibrated.get())),
         order_(rank_strides(layout, setup.parallel.order)) {}
 
   TrainingStepResult build_and_run();
@@ -800,7 +800,7 @@ TrainingStepResult StepBuilder::build_and_run() {
 }  // namespace
 
 double training_step_lower_bound_s(const TrainingSetup& setup, const Layout& l) {
-  const StepCosts c = costs_of_step(setup, l, ComputeDefaults::builtin());
+  const StepCosts c = costs_of_step(setup, l, compute_defaults(setup.calibrated.get()));
   const int virtual_stages = l.pp * l.vpp;
   // One micro-batch's forward and backward compute through each virtual stage.
   std::vector<double> fwd(virtual_stages, 0.0), bwd(virtual_stages, 0.0);
@@ -844,8 +844,8 @@ TrainingStepResult simulate_training_step(const TrainingSetup& setup) {
 
   Simulator sim;
   sim.set_load_tracing(false);
-  Topology topology(*setup.instance, *setup.gpu, setup.nodes, setup.network, network_defaults(),
-                    sim);
+  Topology topology(*setup.instance, *setup.gpu, setup.nodes, setup.network,
+                    network_defaults(setup.calibrated.get()), sim);
   StepBuilder builder(setup, result.layout, sim, topology);
   TrainingStepResult step = builder.build_and_run();
   step.layout = result.layout;

@@ -17,9 +17,11 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "calibration/profile.h"
 #include "hardware/catalog.h"
 #include "model/model.h"
 #include "parallel/parallel.h"
@@ -40,6 +42,9 @@ struct TrainingSetup {
   TrainingMode mode;
   bool full_mode = false;  // simulate every rank instead of one per stage
   bool trace = false;
+  // A calibration profile applied (compute and network defaults; `gpu` then points at its GPU);
+  // null for the built-in defaults.
+  std::shared_ptr<const CalibratedParameters> calibrated;
 };
 
 struct TrainingStepResult {
