@@ -4,13 +4,18 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "error.h"
+#include "fit/measurements.h"
+#include "fit/nccl_tests.h"
+#include "fit/profile_fit.h"
 #include "hardware/catalog.h"
 #include "plan/plan.h"
 #include "report/report.h"
@@ -125,6 +130,53 @@ int run_main(const std::string& scenario_path, const std::vector<std::string>& s
     }
     return static_cast<int>(ExitCode::kExpectationFailed);
   }
+  return 0;
+}
+
+// fmsim calibrate fit: measurements.json files and nccl-tests logs -> profile.json, the fit
+// table on stdout, one SVG per suite in --plots DIR.
+int calibrate_fit_main(const std::vector<std::string>& inputs, const std::string& out_path,
+                       const std::string& plots_dir, const std::string& op,
+                       const std::vector<std::string>& catalogs, bool force) {
+  namespace fs = std::filesystem;
+  Outputs outputs;
+  outputs.force = force;
+  for (const std::string& input : inputs) check_output(out_path, outputs, input);
+  std::error_code ec;
+  if (!plots_dir.empty() && !fs::is_directory(plots_dir, ec)) {
+    throw bad_input(plots_dir, "is not a folder; create it first");
+  }
+  const fmsim::Catalog catalog = load_catalog(catalogs);
+  std::vector<fmsim::Measurements> measurements;
+  std::vector<fmsim::NcclTestsLog> logs;
+  for (const std::string& input : inputs) {
+    std::ifstream in(input, std::ios::binary);
+    if (!in) throw bad_input(input, "cannot open");
+    char first = ' ';
+    while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+    }
+    // A JSON object is a measurements file; anything else is read as an nccl-tests log.
+    if (first == '{') {
+      measurements.push_back(fmsim::read_measurements_file(input));
+    } else {
+      logs.push_back(fmsim::read_nccl_tests_file(input, op));
+    }
+  }
+  const fmsim::ProfileFit fit = fmsim::fit_profile(measurements, logs, catalog);
+  std::cout << fmsim::render_fit_table(fit);
+  if (!plots_dir.empty()) {
+    std::map<std::string, int> seen;
+    for (const fmsim::SuitePlot& plot : fit.plots) {
+      const int n = seen[plot.suite]++;
+      const fs::path path =
+          fs::path(plots_dir) / (plot.suite + (n > 0 ? "-" + std::to_string(n) : "") + ".svg");
+      check_output(path.string(), outputs, "");
+      write_output(path.string(), fmsim::render_fit_svg(plot));
+      std::cerr << "fmsim: wrote " << path.string() << "\n";
+    }
+  }
+  write_output(out_path, fmsim::to_json(fit.profile).dump(2) + "\n");
+  std::cerr << "fmsim: wrote " << out_path << "\n";
   return 0;
 }
 
@@ -276,6 +328,23 @@ int main(int argc, char** argv) {
   plan_cmd->add_flag("--quiet,-q", quiet, "No progress bar");
   plan_cmd->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
 
+  auto* calibrate_cmd =
+      app.add_subcommand("calibrate", "Calibration profiles (docs/calibration.md)");
+  calibrate_cmd->require_subcommand(1);
+  auto* fit_cmd = calibrate_cmd->add_subcommand(
+      "fit", "Fit measurements.json files and nccl-tests logs into a profile.json");
+  std::vector<std::string> fit_inputs;
+  std::string fit_out, fit_plots, fit_op;
+  bool fit_force = false;
+  fit_cmd->add_option("inputs", fit_inputs, "measurements.json files and nccl-tests logs")
+      ->required();
+  fit_cmd->add_option("--out,-o", fit_out, "The profile to write")->required();
+  fit_cmd->add_option("--plots", fit_plots, "Folder for one SVG per suite (measured vs fitted)");
+  fit_cmd->add_option("--op", fit_op,
+                      "Collective of nccl-tests logs that do not name it (all_reduce, ...)");
+  fit_cmd->add_flag("--force", fit_force, "Overwrite files that exist");
+  fit_cmd->add_option("--catalog", catalogs, "Extra catalog file")->allow_extra_args(false);
+
   auto* catalog_cmd = app.add_subcommand("catalog", "Print the GPU and instance catalog");
   bool catalog_json = false;
   catalog_cmd->add_flag("--json", catalog_json, "Print the catalog as JSON");
@@ -306,6 +375,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*plan_cmd) return plan_main(plan_path, catalogs, outputs, jobs, quiet, dry_run);
+    if (*fit_cmd) {
+      return calibrate_fit_main(fit_inputs, fit_out, fit_plots, fit_op, catalogs, fit_force);
+    }
     if (*catalog_cmd) {
       const fmsim::Catalog catalog = load_catalog(catalogs);
       std::cout << (catalog_json ? fmsim::catalog_json(catalog).dump(2) + "\n"
