@@ -1,0 +1,697 @@
+// fmsim-calibrate: microbenchmarks of this node's GPUs, network and storage, written as
+// measurements.json (fmsim-measurements/1, calibrate/fit/measurements.h) for `fmsim calibrate fit`.
+//
+// Suites (docs/calibration.md has the run times and the Slurm/EKS recipes):
+//   gemm     cuBLASLt GEMMs, BF16 and (on Hopper and later) FP8 E4M3, TN layout, FP32 accumulate:
+//            the shapes a model preset's layers produce at the given TP (sim/model), plus a square
+//            sweep
+//   hbm      device-to-device copy (cudaMemcpyAsync) and a triad-like axpy (cublasSaxpy: reads two
+//            arrays, writes one) over a size sweep; bytes = bytes read + written
+//   nvlink   cudaMemcpyPeerAsync between every ordered pair of GPUs of the node
+//   nccl     all_reduce, all_gather, reduce_scatter, alltoall, sendrecv over a size sweep: one
+//            process driving every local GPU, or, under mpirun/srun (built with MPI), one process
+//            per GPU across nodes; NCCL_ALGO/NCCL_PROTO from the environment are recorded
+//   storage  sequential and random read and write with O_DIRECT on --storage-path, N threads
+// Each record keeps every timed repetition (--reps) of --iters calls, warm-up calls excluded.
+// Without a CUDA GPU it says so and exits 2. The fused-attention suite (cuDNN SDPA) is not written
+// yet: attention efficiencies keep their defaults unless a measurements file provides them.
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <fcntl.h>
+#include <nccl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model.h"
+
+#ifdef FMSIM_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace {
+
+using nlohmann::json;
+
+// --- errors ----------------------------------------------------------------------------------
+
+struct NoGpu : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void check_cuda(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
+  }
+}
+void check_cublas(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(what) + ": cuBLAS status " +
+                             std::to_string(static_cast<int>(status)));
+  }
+}
+void check_nccl(ncclResult_t status, const char* what) {
+  if (status != ncclSuccess) {
+    throw std::runtime_error(std::string(what) + ": " + ncclGetErrorString(status));
+  }
+}
+
+// --- options and progress ----------------------------------------------------------------------
+
+struct Options {
+  std::vector<std::string> suites;
+  std::string out = "measurements.json";
+  std::string instance;
+  std::string storage_path;
+  std::string storage_tier = "other";
+  std::vector<std::string> models = {"llama3-8b", "llama3-70b"};
+  std::vector<int> tps = {1, 2, 4, 8};
+  int tokens = 8192;  // per GPU, per GEMM of the model shapes
+  int warmup = 3, iters = 10, reps = 5;
+  double max_bytes = 4.0 * (1ULL << 30);
+  int storage_threads = 16;
+  double storage_block = 1 << 20;
+  bool force = false;
+  int rank = 0, ranks = 1;  // MPI
+};
+
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on && isatty(STDERR_FILENO)) {}
+  void operator()(const std::string& suite, std::size_t done, std::size_t total) const {
+    if (!on_) return;
+    std::fprintf(stderr, "\r%-8s %5zu / %-5zu", suite.c_str(), done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool on_;
+};
+
+// Times `reps` repetitions of `iters` calls of `launch` on `stream` with CUDA events, after
+// `warmup` calls: seconds per call, one sample per repetition.
+template <typename Launch>
+std::vector<double> time_on_stream(cudaStream_t stream, const Options& o, Launch launch) {
+  for (int i = 0; i < o.warmup; ++i) launch();
+  check_cuda(cudaStreamSynchronize(stream), "warm-up");
+  cudaEvent_t start, stop;
+  check_cuda(cudaEventCreate(&start), "cudaEventCreate");
+  check_cuda(cudaEventCreate(&stop), "cudaEventCreate");
+  std::vector<double> samples;
+  for (int r = 0; r < o.reps; ++r) {
+    check_cuda(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int i = 0; i < o.iters; ++i) launch();
+    check_cuda(cudaEventRecord(stop, stream), "cudaEventRecord");
+    check_cuda(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    check_cuda(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    samples.push_back(ms * 1e-3 / o.iters);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return samples;
+}
+
+std::vector<double> size_sweep(double from, double to, double factor) {
+  std::vector<double> sizes;
+  for (double b = from; b <= to; b *= factor) sizes.push_back(b);
+  return sizes;
+}
+
+// --- gemm ----------------------------------------------------------------------------------------
+
+struct Shape {
+  double m, n, k;
+};
+
+// The distinct GEMM shapes of the presets' layers at each TP, plus squares 256 .. 16384.
+std::vector<Shape> gemm_shapes(const Options& o) {
+  std::vector<Shape> shapes;
+  auto add = [&](double m, double n, double k) {
+    for (const Shape& s : shapes) {
+      if (s.m == m && s.n == n && s.k == k) return;
+    }
+    shapes.push_back({m, n, k});
+  };
+  for (const std::string& name : o.models) {
+    const fmsim::ModelSpec& model = fmsim::model_preset(name, "--model");
+    for (int tp : o.tps) {
+      const auto kernels = fmsim::layer_forward_kernels(model, 0, o.tokens, 4096, tp, 2.0);
+      for (const fmsim::GemmShape& g : kernels.gemms) {
+        if (g.count == 1) add(g.m, g.n, g.k);
+      }
+    }
+  }
+  for (double s = 256; s <= 16384; s *= 2) add(s, s, s);
+  return shapes;
+}
+
+json gemm_suite(const Options& o, const Progress& progress) {
+  json records = json::array();
+  cudaDeviceProp prop{};
+  check_cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  std::vector<std::pair<std::string, cudaDataType_t>> precisions = {{"bf16", CUDA_R_16BF}};
+  if (prop.major >= 9) precisions.push_back({"fp8", CUDA_R_8F_E4M3});
+  const auto shapes = gemm_shapes(o);
+  cublasLtHandle_t lt;
+  check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
+  cudaStream_t stream;
+  check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+  const std::size_t workspace_bytes = 64ULL << 20;
+  void* workspace = nullptr;
+  check_cuda(cudaMalloc(&workspace, workspace_bytes), "cudaMalloc workspace");
+  std::size_t done = 0;
+  for (const auto& [precision, type] : precisions) {
+    const std::size_t element = type == CUDA_R_16BF ? 2 : 1;
+    for (const Shape& s : shapes) {
+      progress("gemm " + precision, done++, shapes.size() * precisions.size());
+      const auto m = static_cast<std::uint64_t>(s.m), n = static_cast<std::uint64_t>(s.n),
+                 k = static_cast<std::uint64_t>(s.k);
+      // D (m x n, column-major) = A^T (A stored k x m) x B (k x n): the TN layout FP8 requires.
+      void *a = nullptr, *b = nullptr, *d = nullptr;
+      check_cuda(cudaMalloc(&a, m * k * element), "cudaMalloc A");
+      check_cuda(cudaMalloc(&b, k * n * element), "cudaMalloc B");
+      check_cuda(cudaMalloc(&d, m * n * 2), "cudaMalloc D");
+      check_cuda(cudaMemset(a, 0, m * k * element), "cudaMemset");
+      check_cuda(cudaMemset(b, 0, k * n * element), "cudaMemset");
+      cublasLtMatmulDesc_t op;
+      check_cublas(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+      const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
+      check_cublas(
+          cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa),
+          "TRANSA");
+      check_cublas(
+          cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb),
+          "TRANSB");
+      cublasLtMatrixLayout_t la, lb, ld;
+      check_cublas(cublasLtMatrixLayoutCreate(&la, type, k, m, k), "layout A");
+      check_cublas(cublasLtMatrixLayoutCreate(&lb, type, k, n, k), "layout B");
+      check_cublas(cublasLtMatrixLayoutCreate(&ld, CUDA_R_16BF, m, n, m), "layout D");
+      cublasLtMatmulPreference_t pref;
+      check_cublas(cublasLtMatmulPreferenceCreate(&pref), "preference");
+      check_cublas(
+          cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &workspace_bytes, sizeof workspace_bytes),
+          "workspace");
+      cublasLtMatmulHeuristicResult_t heuristic{};
+      int found = 0;
+      const cublasStatus_t h =
+          cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &heuristic, &found);
+      if (h == CUBLAS_STATUS_SUCCESS && found > 0) {
+        const float alpha = 1.0f, beta = 0.0f;
+        const auto samples = time_on_stream(stream, o, [&] {
+          check_cublas(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld,
+                                      &heuristic.algo, workspace, workspace_bytes, stream),
+                       "cublasLtMatmul");
+        });
+        records.push_back({{"precision", precision},
+                           {"m", s.m},
+                           {"n", s.n},
+                           {"k", s.k},
+                           {"count", 1},
+                           {"time_s", samples}});
+      } else {
+        std::cerr << "fmsim-calibrate: no cuBLASLt algorithm for " << precision << " " << m << "x"
+                  << n << "x" << k << "; skipped\n";
+      }
+      cublasLtMatmulPreferenceDestroy(pref);
+      cublasLtMatrixLayoutDestroy(la);
+      cublasLtMatrixLayoutDestroy(lb);
+      cublasLtMatrixLayoutDestroy(ld);
+      cublasLtMatmulDescDestroy(op);
+      cudaFree(a);
+      cudaFree(b);
+      cudaFree(d);
+    }
+  }
+  progress("gemm", 1, 1);
+  cudaFree(workspace);
+  cudaStreamDestroy(stream);
+  cublasLtDestroy(lt);
+  return records;
+}
+
+// --- hbm -----------------------------------------------------------------------------------------
+
+json hbm_suite(const Options& o, const Progress& progress) {
+  json records = json::array();
+  cudaStream_t stream;
+  check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+  cublasHandle_t blas;
+  check_cublas(cublasCreate(&blas), "cublasCreate");
+  check_cublas(cublasSetStream(blas, stream), "cublasSetStream");
+  const auto sizes = size_sweep(1 << 16, o.max_bytes, 4);  // bytes per array
+  void *x = nullptr, *y = nullptr;
+  check_cuda(cudaMalloc(&x, static_cast<std::size_t>(sizes.back())), "cudaMalloc");
+  check_cuda(cudaMalloc(&y, static_cast<std::size_t>(sizes.back())), "cudaMalloc");
+  check_cuda(cudaMemset(x, 0, static_cast<std::size_t>(sizes.back())), "cudaMemset");
+  check_cuda(cudaMemset(y, 0, static_cast<std::size_t>(sizes.back())), "cudaMemset");
+  std::size_t done = 0;
+  for (double bytes : sizes) {
+    progress("hbm", done++, sizes.size());
+    const auto n = static_cast<std::size_t>(bytes);
+    records.push_back({{"kernel", "copy"},
+                       {"bytes", 2 * bytes},
+                       {"time_s", time_on_stream(stream, o, [&] {
+                          check_cuda(cudaMemcpyAsync(y, x, n, cudaMemcpyDeviceToDevice, stream),
+                                     "copy");
+                        })}});
+  }
+  for (double bytes : sizes) {
+    const int count = static_cast<int>(bytes / sizeof(float));
+    const float alpha = 0.5f;
+    records.push_back({{"kernel", "triad"},
+                       {"bytes", 3 * bytes},
+                       {"time_s", time_on_stream(stream, o, [&] {
+                          check_cublas(cublasSaxpy(blas, count, &alpha, static_cast<float*>(x), 1,
+                                                   static_cast<float*>(y), 1),
+                                       "saxpy");
+                        })}});
+  }
+  progress("hbm", 1, 1);
+  cudaFree(x);
+  cudaFree(y);
+  cublasDestroy(blas);
+  cudaStreamDestroy(stream);
+  return records;
+}
+
+// --- nvlink --------------------------------------------------------------------------------------
+
+json nvlink_suite(const Options& o, int devices, const Progress& progress) {
+  json records = json::array();
+  if (devices < 2) return records;
+  const auto sizes = size_sweep(1 << 16, std::min(o.max_bytes, 1.0 * (1ULL << 30)), 4);
+  std::vector<void*> buffers(devices, nullptr);
+  for (int d = 0; d < devices; ++d) {
+    check_cuda(cudaSetDevice(d), "cudaSetDevice");
+    check_cuda(cudaMalloc(&buffers[d], static_cast<std::size_t>(sizes.back())), "cudaMalloc");
+    for (int e = 0; e < devices; ++e) {
+      int can = 0;
+      if (e != d && cudaDeviceCanAccessPeer(&can, d, e) == cudaSuccess && can) {
+        const cudaError_t status = cudaDeviceEnablePeerAccess(e, 0);
+        if (status != cudaSuccess && status != cudaErrorPeerAccessAlreadyEnabled) {
+          check_cuda(status, "cudaDeviceEnablePeerAccess");
+        }
+        cudaGetLastError();
+      }
+    }
+  }
+  std::size_t done = 0;
+  const std::size_t total = static_cast<std::size_t>(devices) * (devices - 1);
+  for (int src = 0; src < devices; ++src) {
+    check_cuda(cudaSetDevice(src), "cudaSetDevice");
+    cudaStream_t stream;
+    check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+    for (int dst = 0; dst < devices; ++dst) {
+      if (dst == src) continue;
+      progress("nvlink", done++, total);
+      for (double bytes : sizes) {
+        records.push_back({{"src", src},
+                           {"dst", dst},
+                           {"bytes", bytes},
+                           {"time_s", time_on_stream(stream, o, [&] {
+                              check_cuda(
+                                  cudaMemcpyPeerAsync(buffers[dst], dst, buffers[src], src,
+                                                      static_cast<std::size_t>(bytes), stream),
+                                  "cudaMemcpyPeerAsync");
+                            })}});
+      }
+    }
+    cudaStreamDestroy(stream);
+  }
+  progress("nvlink", total, total);
+  for (int d = 0; d < devices; ++d) {
+    cudaSetDevice(d);
+    cudaFree(buffers[d]);
+  }
+  return records;
+}
+
+// --- nccl ----------------------------------------------------------------------------------------
+
+// One GPU's part in the NCCL suite: its communicator, stream and buffers.
+struct NcclMember {
+  int device = 0;
+  ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;
+  void *send = nullptr, *recv = nullptr;
+};
+
+// Launches one collective of `bytes` (nccl-tests' size: the buffer per rank for all_reduce and
+// all_gather output, ...) on every member, as one NCCL group.
+void launch_collective(const std::string& op, std::vector<NcclMember>& members, int ranks,
+                       int first_rank, double bytes) {
+  const std::size_t count = static_cast<std::size_t>(bytes) / 4;  // floats
+  check_nccl(ncclGroupStart(), "ncclGroupStart");
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    NcclMember& m = members[i];
+    const int rank = first_rank + static_cast<int>(i);
+    if (op == "all_reduce") {
+      check_nccl(ncclAllReduce(m.send, m.recv, count, ncclFloat, ncclSum, m.comm, m.stream),
+                 op.c_str());
+    } else if (op == "all_gather") {
+      check_nccl(ncclAllGather(m.send, m.recv, count / ranks, ncclFloat, m.comm, m.stream),
+                 op.c_str());
+    } else if (op == "reduce_scatter") {
+      check_nccl(
+          ncclReduceScatter(m.send, m.recv, count / ranks, ncclFloat, ncclSum, m.comm, m.stream),
+          op.c_str());
+    } else if (op == "alltoall") {
+      const std::size_t chunk = count / ranks;
+      for (int peer = 0; peer < ranks; ++peer) {
+        check_nccl(ncclSend(static_cast<float*>(m.send) + peer * chunk, chunk, ncclFloat, peer,
+                            m.comm, m.stream),
+                   "ncclSend");
+        check_nccl(ncclRecv(static_cast<float*>(m.recv) + peer * chunk, chunk, ncclFloat, peer,
+                            m.comm, m.stream),
+                   "ncclRecv");
+      }
+    } else {  // sendrecv: to the next rank, from the previous one
+      check_nccl(ncclSend(m.send, count, ncclFloat, (rank + 1) % ranks, m.comm, m.stream),
+                 "ncclSend");
+      check_nccl(ncclRecv(m.recv, count, ncclFloat, (rank - 1 + ranks) % ranks, m.comm, m.stream),
+                 "ncclRecv");
+    }
+  }
+  check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+}
+
+json nccl_suite(const Options& o, int devices, const Progress& progress) {
+  json records = json::array();
+  // Single process: every local GPU. Under MPI: one GPU per rank, ranks across nodes.
+  const bool mpi = o.ranks > 1;
+  const int ranks = mpi ? o.ranks : devices;
+  if (ranks < 2) return records;
+  std::vector<NcclMember> members(mpi ? 1 : devices);
+  const double max_bytes = std::min(o.max_bytes, 8.0 * (1ULL << 30));
+  const std::size_t buffer = static_cast<std::size_t>(max_bytes);
+  if (mpi) {
+#ifdef FMSIM_WITH_MPI
+    ncclUniqueId id;
+    if (o.rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
+    members[0].device = o.rank % devices;
+    check_cuda(cudaSetDevice(members[0].device), "cudaSetDevice");
+    check_nccl(ncclCommInitRank(&members[0].comm, ranks, id, o.rank), "ncclCommInitRank");
+#endif
+  } else {
+    std::vector<ncclComm_t> comms(devices);
+    std::vector<int> list(devices);
+    for (int d = 0; d < devices; ++d) list[d] = d;
+    check_nccl(ncclCommInitAll(comms.data(), devices, list.data()), "ncclCommInitAll");
+    for (int d = 0; d < devices; ++d) members[d].device = d, members[d].comm = comms[d];
+  }
+  for (NcclMember& m : members) {
+    check_cuda(cudaSetDevice(m.device), "cudaSetDevice");
+    check_cuda(cudaStreamCreate(&m.stream), "cudaStreamCreate");
+    check_cuda(cudaMalloc(&m.send, buffer), "cudaMalloc");
+    check_cuda(cudaMalloc(&m.recv, buffer), "cudaMalloc");
+    check_cuda(cudaMemset(m.send, 0, buffer), "cudaMemset");
+  }
+  const char* algorithm = std::getenv("NCCL_ALGO");
+  const char* protocol = std::getenv("NCCL_PROTO");
+  int hosts = 1;
+#ifdef FMSIM_WITH_MPI
+  if (mpi) hosts = std::max(1, o.ranks / devices);
+#endif
+  const std::vector<std::string> ops = {"all_reduce", "all_gather", "reduce_scatter", "alltoall",
+                                        "sendrecv"};
+  const auto sizes = size_sweep(1024, max_bytes, 4);
+  std::size_t done = 0;
+  for (const std::string& op : ops) {
+    for (double bytes : sizes) {
+      if (o.rank == 0) progress("nccl", done, ops.size() * sizes.size());
+      ++done;
+      const auto sync_all = [&] {
+        for (NcclMember& m : members) {
+          check_cuda(cudaSetDevice(m.device), "cudaSetDevice");
+          check_cuda(cudaStreamSynchronize(m.stream), "cudaStreamSynchronize");
+        }
+      };
+      const int first_rank = mpi ? o.rank : 0;
+      for (int i = 0; i < o.warmup; ++i) launch_collective(op, members, ranks, first_rank, bytes);
+      sync_all();
+      std::vector<double> samples;
+      for (int r = 0; r < o.reps; ++r) {
+#ifdef FMSIM_WITH_MPI
+        if (mpi) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < o.iters; ++i) launch_collective(op, members, ranks, first_rank, bytes);
+        sync_all();
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+            o.iters;
+#ifdef FMSIM_WITH_MPI
+        // The slowest rank's time, as nccl-tests reports with -a 2 (max).
+        if (mpi) MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+#endif
+        samples.push_back(seconds);
+      }
+      records.push_back({{"op", op},
+                         {"algorithm", algorithm != nullptr ? algorithm : "any"},
+                         {"protocol", protocol != nullptr ? protocol : "any"},
+                         {"ranks", ranks},
+                         {"nodes", hosts},
+                         {"bytes", bytes},
+                         {"time_s", samples}});
+    }
+  }
+  if (o.rank == 0) progress("nccl", done, done);
+  for (NcclMember& m : members) {
+    cudaSetDevice(m.device);
+    ncclCommDestroy(m.comm);
+    cudaFree(m.send);
+    cudaFree(m.recv);
+    cudaStreamDestroy(m.stream);
+  }
+  return records;
+}
+
+// --- storage -------------------------------------------------------------------------------------
+
+json storage_suite(const Options& o, const Progress& progress) {
+  json records = json::array();
+  if (o.storage_path.empty()) return records;
+  const std::string file = o.storage_path + "/fmsim-calibrate-" + std::to_string(getpid()) + ".bin";
+  const auto block = static_cast<std::size_t>(o.storage_block);
+  const int threads = o.storage_threads;
+  const auto sizes = size_sweep(64.0 * block, std::max(64.0 * block, 16.0 * (1ULL << 30)), 4);
+  const auto run = [&](bool write, bool random, double bytes) {
+    const std::size_t blocks = static_cast<std::size_t>(bytes) / block;
+    const std::size_t per_thread = std::max<std::size_t>(1, blocks / threads);
+    std::vector<std::thread> pool;
+    std::vector<std::string> errors(threads);
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        void* buffer = nullptr;
+        if (posix_memalign(&buffer, 4096, block) != 0) {
+          errors[t] = "posix_memalign";
+          return;
+        }
+        std::memset(buffer, t, block);
+        const int fd = open(file.c_str(), (write ? O_WRONLY | O_CREAT : O_RDONLY) | O_DIRECT, 0600);
+        if (fd < 0) {
+          errors[t] = std::string("open ") + file + ": " + std::strerror(errno);
+          free(buffer);
+          return;
+        }
+        std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
+        for (std::size_t i = 0; i < per_thread; ++i) {
+          const std::size_t index = random ? rng() % (per_thread * threads)
+                                           : static_cast<std::size_t>(t) * per_thread + i;
+          const off_t offset = static_cast<off_t>(index * block);
+          const ssize_t done =
+              write ? pwrite(fd, buffer, block, offset) : pread(fd, buffer, block, offset);
+          if (done != static_cast<ssize_t>(block)) {
+            errors[t] = std::string(write ? "pwrite: " : "pread: ") + std::strerror(errno);
+            break;
+          }
+        }
+        if (write) fsync(fd);
+        close(fd);
+        free(buffer);
+      });
+    }
+    for (std::thread& th : pool) th.join();
+    for (const std::string& e : errors) {
+      if (!e.empty()) throw std::runtime_error("storage suite: " + e);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::size_t done = 0;
+  for (double bytes : sizes) {
+    progress("storage", done++, sizes.size());
+    for (const bool random : {false, true}) {
+      for (const bool write : {true, false}) {
+        std::vector<double> samples;
+        for (int r = 0; r < std::max(1, o.reps / 2); ++r)
+          samples.push_back(run(write, random, bytes));
+        records.push_back({{"tier", o.storage_tier},
+                           {"path", o.storage_path},
+                           {"mode", write ? "write" : "read"},
+                           {"pattern", random ? "random" : "sequential"},
+                           {"block_bytes", o.storage_block},
+                           {"threads", threads},
+                           {"bytes", bytes},
+                           {"time_s", samples}});
+      }
+    }
+  }
+  progress("storage", sizes.size(), sizes.size());
+  std::remove(file.c_str());
+  // One series per (mode, pattern): sizes increase within each, as the fit requires.
+  std::stable_sort(records.begin(), records.end(), [](const json& a, const json& b) {
+    return a["mode"].get<std::string>() + a["pattern"].get<std::string>() <
+           b["mode"].get<std::string>() + b["pattern"].get<std::string>();
+  });
+  return records;
+}
+
+// --- environment ---------------------------------------------------------------------------------
+
+json environment(const Options& o, int devices) {
+  cudaDeviceProp prop{};
+  check_cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  int driver = 0, runtime = 0, nccl = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  ncclGetVersion(&nccl);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::string arch;
+  if (prop.major == 8) arch = "ampere";
+  if (prop.major == 9) arch = "hopper";
+  if (prop.major >= 10) arch = "blackwell";
+  json env = {{"gpu", prop.name},
+              {"driver", std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10)},
+              {"cuda", std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10)},
+              {"nccl", std::to_string(nccl)},
+              {"hostname", host},
+              {"date", date},
+              {"gpus_per_node", devices},
+              {"nodes", std::max(1, o.ranks / std::max(1, devices))}};
+  if (!arch.empty()) env["gpu_arch"] = arch;
+  if (!o.instance.empty()) env["instance"] = o.instance;
+  return env;
+}
+
+int run(const Options& o) {
+  int devices = 0;
+  const cudaError_t status = cudaGetDeviceCount(&devices);
+  if (status != cudaSuccess || devices == 0) {
+    throw NoGpu(std::string("no CUDA GPU on this machine (cudaGetDeviceCount: ") +
+                (status != cudaSuccess ? cudaGetErrorString(status) : "0 devices") +
+                "); run fmsim-calibrate on a GPU node, or fit nccl-tests logs you already have "
+                "with 'fmsim calibrate fit'");
+  }
+  const Progress progress(true);
+  const auto wants = [&](const char* suite) {
+    return std::find(o.suites.begin(), o.suites.end(), suite) != o.suites.end();
+  };
+  json doc = {{"format", "fmsim-measurements/1"}, {"environment", environment(o, devices)}};
+  // Under MPI only the NCCL suite runs on every rank; the node-local suites run on rank 0.
+  if (o.rank == 0) {
+    if (wants("gemm")) doc["gemm"] = gemm_suite(o, progress);
+    if (wants("hbm")) doc["hbm"] = hbm_suite(o, progress);
+    if (wants("nvlink")) doc["nvlink"] = nvlink_suite(o, devices, progress);
+    if (wants("storage")) doc["storage"] = storage_suite(o, progress);
+  }
+  if (wants("nccl")) doc["nccl"] = nccl_suite(o, devices, progress);
+  if (o.rank == 0) {
+    std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
+    out << doc.dump(1) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + o.out);
+    std::cerr << "fmsim-calibrate: wrote " << o.out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string suites = "gemm,hbm,nvlink,nccl";
+  CLI::App app{"fmsim-calibrate: GPU, NVLink, NCCL and storage microbenchmarks for fmsim"};
+  app.add_option("--suite", suites, "Comma-separated: gemm, hbm, nvlink, nccl, storage");
+  app.add_option("--out,-o", o.out, "measurements.json to write");
+  app.add_option("--instance", o.instance,
+                 "This node's instance type (p5.48xlarge, ...): the fit needs the GPU's peaks");
+  app.add_option("--storage-path", o.storage_path, "Folder to benchmark (the storage suite)");
+  app.add_option("--storage-threads", o.storage_threads, "I/O threads")->check(CLI::Range(1, 1024));
+  app.add_option("--storage-tier", o.storage_tier, "What --storage-path is")
+      ->check(CLI::IsMember({"local_nvme", "fsx_lustre", "s3", "other"}));
+  app.add_option("--model", o.models, "Model presets whose layer GEMMs to time");
+  app.add_option("--tp", o.tps, "Tensor-parallel degrees for the model shapes");
+  app.add_option("--iters", o.iters, "Calls per timed repetition")->check(CLI::Range(1, 100000));
+  app.add_option("--reps", o.reps, "Timed repetitions per record")->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", o.warmup, "Untimed calls first")->check(CLI::Range(0, 1000));
+  app.add_option("--max-bytes", o.max_bytes, "Largest size of the sweeps");
+  app.add_flag("--force", o.force, "Overwrite --out if it exists");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  std::stringstream list(suites);
+  for (std::string s; std::getline(list, s, ',');) {
+    if (s != "gemm" && s != "hbm" && s != "nvlink" && s != "nccl" && s != "storage") {
+      std::cerr << "fmsim-calibrate: --suite: unknown suite '" << s
+                << "'; expected gemm, hbm, nvlink, nccl or storage\n";
+      return 2;
+    }
+    o.suites.push_back(s);
+  }
+  struct stat st {};
+  if (!o.force && stat(o.out.c_str(), &st) == 0) {
+    std::cerr << "fmsim-calibrate: " << o.out << " exists; pass --force to overwrite it\n";
+    return 2;
+  }
+#ifdef FMSIM_WITH_MPI
+  const bool under_mpi = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                         std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
+  if (under_mpi) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &o.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &o.ranks);
+  }
+#endif
+  int code = 0;
+  try {
+    code = run(o);
+  } catch (const NoGpu& e) {
+    std::cerr << "fmsim-calibrate: " << e.what() << "\n";
+    code = 2;
+  } catch (const std::exception& e) {
+    std::cerr << "fmsim-calibrate: error: " << e.what() << "\n";
+    code = 70;
+  }
+#ifdef FMSIM_WITH_MPI
+  if (under_mpi) MPI_Finalize();
+#endif
+  return code;
+}
