@@ -5,6 +5,10 @@
 //   gemm     cuBLASLt GEMMs, BF16 and (on Hopper and later) FP8 E4M3, TN layout, FP32 accumulate:
 //            the shapes a model preset's layers produce at the given TP (sim/model), plus a square
 //            sweep
+//   attention the unfused path, FP16: batched cuBLASLt GEMMs for Q K^T and P V and cuDNN's softmax
+//            forward; backward the four GEMMs (dV, dP, dQ, dK) and cuDNN's softmax backward. The
+//            records carry the FLOPs executed (no causal mask) and "implementation": "unfused";
+//            a fused FlashAttention kernel is faster, so their efficiency is a floor
 //   hbm      device-to-device copy (cudaMemcpyAsync) and a triad-like axpy (cublasSaxpy: reads two
 //            arrays, writes one) over a size sweep; bytes = bytes read + written
 //   nvlink   cudaMemcpyPeerAsync between every ordered pair of GPUs of the node
@@ -13,11 +17,12 @@
 //            per GPU across nodes; NCCL_ALGO/NCCL_PROTO from the environment are recorded
 //   storage  sequential and random read and write with O_DIRECT on --storage-path, N threads
 // Each record keeps every timed repetition (--reps) of --iters calls, warm-up calls excluded.
-// Without a CUDA GPU it says so and exits 2. The fused-attention suite (cuDNN SDPA) is not written
-// yet: attention efficiencies keep their defaults unless a measurements file provides them.
+// Without a CUDA GPU it says so and exits 2. Fused attention (cuDNN's SDPA graph) is not measured
+// yet.
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 #include <fcntl.h>
 #include <nccl.h>
 #include <sys/stat.h>
@@ -66,6 +71,11 @@ void check_cublas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) {
     throw std::runtime_error(std::string(what) + ": cuBLAS status " +
                              std::to_string(static_cast<int>(status)));
+  }
+}
+void check_cudnn(cudnnStatus_t status, const char* what) {
+  if (status != CUDNN_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(what) + ": " + cudnnGetErrorString(status));
   }
 }
 void check_nccl(ncclResult_t status, const char* what) {
@@ -246,6 +256,156 @@ json gemm_suite(const Options& o, const Progress& progress) {
   progress("gemm", 1, 1);
   cudaFree(workspace);
   cudaStreamDestroy(stream);
+  cublasLtDestroy(lt);
+  return records;
+}
+
+// --- attention -----------------------------------------------------------------------------------
+
+// A strided batched FP16 GEMM, TN layout (D = A^T B, A stored k x m, B k x n, D m x n per batch),
+// FP32 accumulation, with its heuristic algorithm.
+class BatchedGemm {
+ public:
+  BatchedGemm(cublasLtHandle_t lt, std::uint64_t m, std::uint64_t n, std::uint64_t k, int batch,
+              void* workspace, std::size_t workspace_bytes)
+      : lt_(lt), workspace_(workspace), workspace_bytes_(workspace_bytes) {
+    check_cublas(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+    const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
+    check_cublas(
+        cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa),
+        "TRANSA");
+    check_cublas(
+        cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb),
+        "TRANSB");
+    layout(&a_, k, m, batch);
+    layout(&b_, k, n, batch);
+    layout(&d_, m, n, batch);
+    cublasLtMatmulPreference_t pref;
+    check_cublas(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    check_cublas(
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &workspace_bytes, sizeof workspace_bytes),
+        "workspace");
+    int found = 0;
+    check_cublas(
+        cublasLtMatmulAlgoGetHeuristic(lt, op_, a_, b_, d_, d_, pref, 1, &heuristic_, &found),
+        "heuristic");
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (found == 0) throw std::runtime_error("no cuBLASLt algorithm for a batched FP16 GEMM");
+  }
+  ~BatchedGemm() {
+    cublasLtMatrixLayoutDestroy(a_);
+    cublasLtMatrixLayoutDestroy(b_);
+    cublasLtMatrixLayoutDestroy(d_);
+    cublasLtMatmulDescDestroy(op_);
+  }
+  BatchedGemm(const BatchedGemm&) = delete;
+  BatchedGemm& operator=(const BatchedGemm&) = delete;
+
+  void run(const void* a, const void* b, void* d, cudaStream_t stream) const {
+    const float alpha = 1.0f, beta = 0.0f;
+    check_cublas(cublasLtMatmul(lt_, op_, &alpha, a, a_, b, b_, &beta, d, d_, d, d_,
+                                &heuristic_.algo, workspace_, workspace_bytes_, stream),
+                 "cublasLtMatmul");
+  }
+
+ private:
+  static void layout(cublasLtMatrixLayout_t* l, std::uint64_t rows, std::uint64_t cols, int batch) {
+    check_cublas(cublasLtMatrixLayoutCreate(l, CUDA_R_16F, rows, cols, rows), "layout");
+    const std::int64_t stride = static_cast<std::int64_t>(rows * cols);
+    check_cublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch,
+                                                  sizeof batch),
+                 "batch");
+    check_cublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                  &stride, sizeof stride),
+                 "stride");
+  }
+  cublasLtHandle_t lt_;
+  void* workspace_;
+  std::size_t workspace_bytes_;
+  cublasLtMatmulDesc_t op_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, d_ = nullptr;
+  cublasLtMatmulHeuristicResult_t heuristic_{};
+};
+
+json attention_suite(const Options& o, const Progress& progress) {
+  json records = json::array();
+  const int heads = 16, head_dim = 128, tokens = 8192;
+  cublasLtHandle_t lt;
+  check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
+  cudnnHandle_t dnn;
+  check_cudnn(cudnnCreate(&dnn), "cudnnCreate");
+  cudaStream_t stream;
+  check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+  check_cudnn(cudnnSetStream(dnn, stream), "cudnnSetStream");
+  const std::size_t workspace_bytes = 64ULL << 20;
+  void* workspace = nullptr;
+  check_cuda(cudaMalloc(&workspace, workspace_bytes), "cudaMalloc workspace");
+  const std::vector<int> seq_lens = {1024, 2048, 4096, 8192};
+  std::size_t done = 0;
+  for (int seq : seq_lens) {
+    progress("attention", done++, seq_lens.size());
+    const int batch = std::max(1, tokens / seq);
+    const int bh = batch * heads;
+    const std::size_t qkv = static_cast<std::size_t>(bh) * seq * head_dim * 2;  // FP16 bytes
+    const std::size_t scores = static_cast<std::size_t>(bh) * seq * seq * 2;
+    std::vector<void*> buffers;
+    const auto alloc = [&](std::size_t bytes) {
+      void* p = nullptr;
+      check_cuda(cudaMalloc(&p, bytes), "cudaMalloc");
+      check_cuda(cudaMemset(p, 0, bytes), "cudaMemset");
+      buffers.push_back(p);
+      return p;
+    };
+    void *q = alloc(qkv), *k = alloc(qkv), *v = alloc(qkv), *out = alloc(qkv), *dout = alloc(qkv),
+         *dq = alloc(qkv), *dk = alloc(qkv), *dv = alloc(qkv);
+    void *s = alloc(scores), *p = alloc(scores), *dp = alloc(scores), *ds = alloc(scores);
+    const auto len = static_cast<std::uint64_t>(seq), dim = static_cast<std::uint64_t>(head_dim);
+    // Per head: S = Q K^T (s x s, k = d), O = P V (s x d, k = s); backward dV = P^T dO,
+    // dP = dO V^T, dQ = dS K, dK = dS^T Q.
+    const BatchedGemm scores_gemm(lt, len, len, dim, bh, workspace, workspace_bytes);
+    const BatchedGemm value_gemm(lt, len, dim, len, bh, workspace, workspace_bytes);
+    cudnnTensorDescriptor_t rows;
+    check_cudnn(cudnnCreateTensorDescriptor(&rows), "cudnnCreateTensorDescriptor");
+    check_cudnn(
+        cudnnSetTensor4dDescriptor(rows, CUDNN_TENSOR_NCHW, CUDNN_DATA_HALF, bh * seq, seq, 1, 1),
+        "cudnnSetTensor4dDescriptor");
+    const float one = 1.0f, zero = 0.0f;
+    const double forward_flops = 4.0 * bh * static_cast<double>(seq) * seq * head_dim;
+    const auto forward = [&] {
+      scores_gemm.run(k, q, s, stream);
+      check_cudnn(cudnnSoftmaxForward(dnn, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_CHANNEL, &one,
+                                      rows, s, &zero, rows, p),
+                  "cudnnSoftmaxForward");
+      value_gemm.run(p, v, out, stream);
+    };
+    const auto backward = [&] {
+      value_gemm.run(p, dout, dv, stream);
+      scores_gemm.run(v, dout, dp, stream);
+      check_cudnn(cudnnSoftmaxBackward(dnn, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_CHANNEL,
+                                       &one, rows, p, rows, dp, &zero, rows, ds),
+                  "cudnnSoftmaxBackward");
+      value_gemm.run(ds, k, dq, stream);
+      value_gemm.run(ds, q, dk, stream);
+    };
+    const json shape = {{"batch", batch},       {"heads", heads},  {"seq_len", seq},
+                        {"head_dim", head_dim}, {"causal", false}, {"implementation", "unfused"}};
+    json fwd = shape, bwd = shape;
+    fwd["direction"] = "forward";
+    fwd["flops"] = forward_flops;
+    fwd["time_s"] = time_on_stream(stream, o, forward);
+    bwd["direction"] = "backward";
+    bwd["flops"] = 2.0 * forward_flops;
+    bwd["time_s"] = time_on_stream(stream, o, backward);
+    records.push_back(fwd);
+    records.push_back(bwd);
+    cudnnDestroyTensorDescriptor(rows);
+    for (void* b : buffers) cudaFree(b);
+  }
+  progress("attention", seq_lens.size(), seq_lens.size());
+  cudaFree(workspace);
+  cudaStreamDestroy(stream);
+  cudnnDestroy(dnn);
   cublasLtDestroy(lt);
   return records;
 }
@@ -617,6 +777,7 @@ int run(const Options& o) {
   // Under MPI only the NCCL suite runs on every rank; the node-local suites run on rank 0.
   if (o.rank == 0) {
     if (wants("gemm")) doc["gemm"] = gemm_suite(o, progress);
+    if (wants("attention")) doc["attention"] = attention_suite(o, progress);
     if (wants("hbm")) doc["hbm"] = hbm_suite(o, progress);
     if (wants("nvlink")) doc["nvlink"] = nvlink_suite(o, devices, progress);
     if (wants("storage")) doc["storage"] = storage_suite(o, progress);
@@ -637,7 +798,7 @@ int main(int argc, char** argv) {
   Options o;
   std::string suites = "gemm,hbm,nvlink,nccl";
   CLI::App app{"fmsim-calibrate: GPU, NVLink, NCCL and storage microbenchmarks for fmsim"};
-  app.add_option("--suite", suites, "Comma-separated: gemm, hbm, nvlink, nccl, storage");
+  app.add_option("--suite", suites, "Comma-separated: gemm, attention, hbm, nvlink, nccl, storage");
   app.add_option("--out,-o", o.out, "measurements.json to write");
   app.add_option("--instance", o.instance,
                  "This node's instance type (p5.48xlarge, ...): the fit needs the GPU's peaks");
@@ -659,9 +820,10 @@ int main(int argc, char** argv) {
   }
   std::stringstream list(suites);
   for (std::string s; std::getline(list, s, ',');) {
-    if (s != "gemm" && s != "hbm" && s != "nvlink" && s != "nccl" && s != "storage") {
+    if (s != "gemm" && s != "attention" && s != "hbm" && s != "nvlink" && s != "nccl" &&
+        s != "storage") {
       std::cerr << "fmsim-calibrate: --suite: unknown suite '" << s
-                << "'; expected gemm, hbm, nvlink, nccl or storage\n";
+                << "'; expected gemm, attention, hbm, nvlink, nccl or storage\n";
       return 2;
     }
     o.suites.push_back(s);

@@ -128,6 +128,7 @@ Measurements measurements_from_json(const json& document, const std::string& sou
           r.integer("seq_len", 1, 1, 1 << 24);
           r.integer("head_dim", 128, 1, 1 << 12);
           r.boolean("causal", true);
+          a.implementation = r.choice("implementation", "fused", {"fused", "unfused"});
         });
     m.hbm = read_suite<HbmRecord>(root, "hbm", [](JsonReader& r, HbmRecord& h) {
       h.kernel = r.choice("kernel", "copy", {"copy", "triad"});

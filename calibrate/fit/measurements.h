@@ -6,7 +6,7 @@
 //                 date}; `instance` (a catalog instance) gives the GPU's peaks and links
 //   gemm:      [{precision, m, n, k, count, time_s: [...]}]
 //   attention: [{direction: forward|backward, flops, batch, heads, seq_len, head_dim, causal,
-//                time_s}]
+//                implementation: fused|unfused, time_s}]
 //   hbm:       [{kernel: copy|triad, bytes (read + written), time_s}]
 //   nvlink:    [{src, dst, bytes, time_s}]
 //   nccl:      [{op, algorithm, protocol, ranks, nodes, bytes, time_s}]
@@ -38,7 +38,8 @@ struct GemmRecord : TimedRecord {
 };
 struct AttentionRecord : TimedRecord {
   bool backward = false;
-  double flops = 0;
+  double flops = 0;            // executed
+  std::string implementation;  // "fused" (FlashAttention-style) or "unfused"
 };
 struct HbmRecord : TimedRecord {
   std::string kernel;

@@ -126,6 +126,23 @@ TEST(ProfileFit, SuitesThatNeedPeaksRequireAnInstance) {
   EXPECT_THROW(fit_profile({}, {}, Catalog::builtin()), Error);
 }
 
+TEST(ProfileFit, UnfusedAttentionIsReportedButNotApplied) {
+  // The simulator's attention is one fused kernel; an unfused measurement (GEMM, softmax, GEMM
+  // through HBM) is slower, so it is a floor: in the table and a note, not in the profile.
+  nlohmann::json doc =
+      nlohmann::json::parse(testing_support::read_file(data("measurements-h100-synthetic.json")));
+  for (auto& record : doc["attention"]) record["implementation"] = "unfused";
+  const ProfileFit fit =
+      fit_profile({measurements_from_json(doc, "unfused.json")}, {}, Catalog::builtin());
+  EXPECT_FALSE(fit.profile.attention_forward_efficiency.has_value());
+  EXPECT_FALSE(fit.profile.attention_backward_efficiency.has_value());
+  bool row = false;
+  for (const FitRow& r : fit.rows) row = row || r.item == "forward (unfused)";
+  EXPECT_TRUE(row);
+  ASSERT_FALSE(fit.notes.empty());
+  EXPECT_NE(fit.notes[0].find("not applied"), std::string::npos);
+}
+
 class CalibrateFitCli : public testing_support::FmsimProcessTest {};
 
 TEST_F(CalibrateFitCli, WritesTheProfileThePlotsAndTheTable) {
