@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "execute/compute.h"
+#include "report/report.h"
 
 namespace fmsim {
 namespace {
@@ -76,22 +77,6 @@ TransferFit fit_records(const std::vector<const Record*>& records, std::vector<d
   } catch (const std::invalid_argument& e) {
     throw bad_input(records.front()->pointer, std::string("cannot fit this series: ") + e.what());
   }
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '&') {
-      out += "&amp;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 std::string format_number(double v, const char* fmt = "%.4g") {

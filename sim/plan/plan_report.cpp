@@ -382,24 +382,6 @@ std::vector<double> nice_ticks(double lo, double hi) {
   return ticks;
 }
 
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '&') {
-      out += "&amp;";
-    } else if (c == '"') {
-      out += "&quot;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string tick_label(double value, bool money) {
   if (money) return usd(value);
   return printf_string("%.4g", value);

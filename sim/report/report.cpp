@@ -535,6 +535,24 @@ nlohmann::json to_json(const Report& report) {
   return out;
 }
 
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else if (c == '"') {
+      out += "&quot;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string render_text(const Report& report) {
   std::ostringstream out;
   out << "# fmsim " << kVersion << "  scenario: " << report.scenario_name << "  ("

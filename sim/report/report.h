@@ -227,6 +227,8 @@ struct Report {
 };
 
 nlohmann::json to_json(const Report& report);
+// `text` with <, >, & and " escaped, for SVG and XML output.
+std::string xml_escape(const std::string& text);
 std::string render_text(const Report& report);
 // CSV of the stage's rows (the collective table), with a header line.
 std::string render_csv(const Report& report);
