@@ -795,6 +795,7 @@ json environment(const Options& o, int devices) {
               {"hostname", host},
               {"date", date},
               {"gpus_per_node", devices},
+              {"l2_bytes", prop.l2CacheSize},
               {"nodes", std::max(1, o.ranks / std::max(1, devices))}};
   if (!arch.empty()) env["gpu_arch"] = arch;
   if (!o.instance.empty()) env["instance"] = o.instance;

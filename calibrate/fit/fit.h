@@ -10,10 +10,15 @@
 // Models:
 //  - transfer (collectives, HBM copies, NVLink peer copies, storage): t = latency + bytes / bw,
 //    linear in (latency, 1 / bw);
-//  - GEMM: efficiency = max_efficiency x wave efficiency of the output tiles over the SMs, the
-//  model
-//    in sim/execute/compute.h: linear in max_efficiency for each tile shape, the tile shape chosen
-//    from a grid by the smallest residual.
+//  - GEMM: the model in sim/execute/compute.h plus a fixed time per kernel,
+//      t = floor + FLOPs / (peak x max_efficiency x wave efficiency x k / (k + k_half)),
+//    where the wave efficiency is that of the output tiles over the SMs and k / (k + k_half) the
+//    share of a tile's time spent in its main loop (the pipeline fill and the epilogue cost about
+//    k_half of k). In units of FLOPs / peak it is linear in (floor, 1 / max_efficiency,
+//    k_half / max_efficiency) for each tile shape; the tile shape is chosen from a grid by the
+//    smallest residual. The floor (launch and the smallest kernel's latency, a few microseconds)
+//    keeps the tiny shapes from dragging max_efficiency down; the simulator does not apply it.
+//    A term that comes out negative is dropped and the rest refitted.
 #pragma once
 
 #include <cmath>
@@ -30,7 +35,9 @@ struct LinearFit {
   double r2 = 0.0;                     // weighted, against the weighted mean
   double max_relative_residual = 0.0;  // max_i |y_i - y_hat_i| / |y_i|
   std::vector<double> predicted;       // y_hat, in input order
+  std::vector<double> covariance;      // p x p, row-major: s^2 (X'WX)^-1
   int points = 0;
+  double cov(std::size_t i, std::size_t j) const { return covariance[i * coefficients.size() + j]; }
 };
 
 // Weighted least squares; `rows` are the x_i (all the same length p), `weights` empty for 1.
@@ -46,7 +53,9 @@ struct FittedValue {
   double relative_error() const { return value != 0.0 ? standard_error / std::abs(value) : 0.0; }
 };
 
-// t = latency + bytes / bandwidth over (bytes, seconds) samples, relative residuals.
+// t = latency + bytes / bandwidth over (bytes, seconds) samples, relative residuals. A negative
+// fitted latency (a curve that bends the other way, as caches and write-back buffers make it) is
+// not physical: the fit is then t = bytes / bandwidth, latency 0.
 struct TransferFit {
   FittedValue latency_s;
   FittedValue bandwidth_bytes_per_s;
@@ -80,13 +89,18 @@ struct GemmSample {
 };
 struct GemmFit {
   FittedValue max_efficiency;
+  FittedValue k_half;   // 0 when the data hold no k dependence (one k, or a negative fit)
+  FittedValue floor_s;  // fixed time per kernel; 0 when it fits negative
   double tile_m = 0, tile_n = 0;
   double r2 = 0.0;
-  double max_relative_residual = 0.0;
+  double max_relative_residual = 0.0;  // of the times
   int points = 0;
+  // The model's efficiency (FLOPs / (time x peak)) for a sample, floor included.
+  double efficiency(const GemmSample& s, int sms, double peak_flops) const;
 };
-// Fits max_efficiency and the output tile over `sms` SMs; tiles are tried from {64, 128, 256}^2.
-GemmFit fit_gemm(const std::vector<GemmSample>& samples, int sms);
+// Fits the GEMM model over `sms` SMs and the precision's dense `peak_flops`; tiles are tried from
+// {64, 128, 256}^2. Throws std::invalid_argument for fewer than 3 samples.
+GemmFit fit_gemm(const std::vector<GemmSample>& samples, int sms, double peak_flops);
 
 // The compute model's wave efficiency of a GEMM's output tiles over the SMs (compute.h).
 double wave_efficiency(double m, double n, double count, double tile_m, double tile_n, int sms);

@@ -107,6 +107,7 @@ Measurements measurements_from_json(const json& document, const std::string& sou
       env.nccl = e.string("nccl", "");
       env.hostname = e.string("hostname", "");
       env.date = e.string("date", "");
+      env.l2_bytes = e.number("l2_bytes", 0.0, 0.0, 1e12);
       const std::string arch = e.choice("gpu_arch", "", {"", "ampere", "hopper", "blackwell"});
       if (!arch.empty()) env.gpu_arch = parse_gpu_arch(arch);
       e.finish();

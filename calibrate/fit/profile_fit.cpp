@@ -130,9 +130,9 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
     }
   };
 
+  // GEMM, per precision, pooled over every measurement file (repeated runs add samples).
+  std::map<Precision, std::vector<GemmSample>> gemm;
   for (const Measurements& m : measurements) {
-    // GEMM, per precision.
-    std::map<Precision, std::vector<GemmSample>> gemm;
     for (const GemmRecord& g : m.gemm) {
       need_gpu(m, "gemm");
       if (g.precision == Precision::kFp8 && gpu->fp8_flops <= 0) {
@@ -143,35 +143,47 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
       gemm[g.precision].push_back(
           {g.m, g.n, g.k, g.count, flops / (g.median_s() * peak_flops(*gpu, g.precision))});
     }
-    for (const auto& [precision, samples] : gemm) {
-      const int sms = ComputeDefaults::builtin().sms.at(gpu->arch);
-      const GemmFit fit = fit_gemm(samples, sms);
-      p.gemm[precision] = {
-          profile_value(fit.max_efficiency, fit.points, fit.r2, fit.max_relative_residual),
-          fit.tile_m, fit.tile_n};
-      out.rows.push_back(row_of("gemm", to_string(precision), "max efficiency", "",
-                                fit.max_efficiency, fit.r2, fit.max_relative_residual, fit.points));
-      out.rows.push_back(
-          {"gemm", to_string(precision), "output tile", "", 0, 0, fit.r2, fit.max_relative_residual,
-           fit.points,
-           format_number(fit.tile_m, "%.0f") + "x" + format_number(fit.tile_n, "%.0f")});
-      SuitePlot plot{"gemm",
-                     "GEMM efficiency, " + to_string(precision) + ", " + gpu->name,
-                     "FLOPs per call",
-                     "efficiency (of dense peak)",
-                     {}};
-      FitSeries s;
-      s.name = to_string(precision);
-      for (const GemmSample& g : samples) {
-        s.x.push_back(2.0 * g.m * g.n * g.k * g.count);
-        s.measured.push_back(g.efficiency);
-        s.fitted.push_back(fit.max_efficiency.value *
-                           wave_efficiency(g.m, g.n, g.count, fit.tile_m, fit.tile_n, sms));
-      }
-      plot.series.push_back(s);
-      out.plots.push_back(plot);
+  }
+  for (const auto& [precision, samples] : gemm) {
+    const int sms = ComputeDefaults::builtin().sms.at(gpu->arch);
+    const double peak = peak_flops(*gpu, precision);
+    const GemmFit fit = fit_gemm(samples, sms, peak);
+    const auto value = [&](const FittedValue& v) {
+      return profile_value(v, fit.points, fit.r2, fit.max_relative_residual);
+    };
+    GemmProfile& profile = p.gemm[precision];
+    profile.max_efficiency = value(fit.max_efficiency);
+    profile.k_half = value(fit.k_half);
+    profile.floor_s = value(fit.floor_s);
+    profile.tile_m = fit.tile_m;
+    profile.tile_n = fit.tile_n;
+    const std::string item = to_string(precision);
+    out.rows.push_back(row_of("gemm", item, "max efficiency", "", fit.max_efficiency, fit.r2,
+                              fit.max_relative_residual, fit.points));
+    out.rows.push_back(row_of("gemm", item, "k half", "", fit.k_half, fit.r2,
+                              fit.max_relative_residual, fit.points));
+    out.rows.push_back(row_of("gemm", item, "floor, not applied", "s", fit.floor_s, fit.r2,
+                              fit.max_relative_residual, fit.points));
+    out.rows.push_back(
+        {"gemm", item, "output tile", "", 0, 0, fit.r2, fit.max_relative_residual, fit.points,
+         format_number(fit.tile_m, "%.0f") + "x" + format_number(fit.tile_n, "%.0f")});
+    SuitePlot plot{"gemm-" + item,
+                   "GEMM efficiency, " + item + ", " + gpu->name,
+                   "FLOPs per call",
+                   "efficiency (of dense peak)",
+                   {}};
+    FitSeries series;
+    series.name = item;
+    for (const GemmSample& g : samples) {
+      series.x.push_back(2.0 * g.m * g.n * g.k * g.count);
+      series.measured.push_back(g.efficiency);
+      series.fitted.push_back(fit.efficiency(g, sms, peak));
     }
+    plot.series.push_back(series);
+    out.plots.push_back(plot);
+  }
 
+  for (const Measurements& m : measurements) {
     // Attention: the mean efficiency per direction and implementation, with the standard error of
     // the mean. Only fused (FlashAttention-style) kernels set the profile: the simulator models
     // attention as one fused kernel, and the unfused path (GEMM, softmax, GEMM through HBM) is
@@ -219,23 +231,48 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
       need_gpu(m, "hbm");
       SuitePlot plot{"hbm", "HBM kernels, " + gpu->name, "bytes moved", "time (s)", {}};
       bool copy_seen = false;
+      TransferFit hbm_fit;
       for (const auto& [kernel, records] :
            series_of(m.hbm, [](const HbmRecord& h) { return h.kernel; })) {
+        // Sizes the L2 cache could hold measure the cache, not HBM: the fit takes the sizes whose
+        // bytes moved are at least 4x the L2 (as recorded, else 128 MiB, above every catalog
+        // GPU's), or the 3 largest when the sweep stops short of that.
+        const double l2 = m.environment.l2_bytes > 0 ? m.environment.l2_bytes : 128.0 * (1 << 20);
+        std::vector<const HbmRecord*> beyond_l2;
+        for (const HbmRecord* r : records) {
+          if (r->bytes >= 4 * l2) beyond_l2.push_back(r);
+        }
+        if (beyond_l2.size() < 3 && records.size() >= 3) {
+          beyond_l2.assign(records.end() - 3, records.end());
+          out.notes.push_back("hbm " + kernel + ": fewer than 3 sizes move 4x the L2 cache (" +
+                              format_number(l2 / (1 << 20)) +
+                              " MiB); fitted the 3 largest: raise fmsim-calibrate's --max-bytes");
+        }
         std::vector<double> bytes, seconds;
-        const TransferFit fit = fit_records(records, bytes, seconds);
+        const TransferFit fit = fit_records(beyond_l2, bytes, seconds);
         add_transfer_rows(out, "hbm", kernel, fit);
-        plot.series.push_back(transfer_series(kernel, bytes, seconds, fit));
+        std::vector<double> all_bytes, all_seconds;
+        for (const HbmRecord* r : records) {
+          all_bytes.push_back(r->bytes);
+          all_seconds.push_back(r->median_s());
+        }
+        plot.series.push_back(transfer_series(kernel, all_bytes, all_seconds, fit));
         if (kernel == "copy" || !copy_seen) {
-          const FittedValue eff{fit.bandwidth_bytes_per_s.value / gpu->hbm_bw_bytes_per_s,
-                                fit.bandwidth_bytes_per_s.standard_error / gpu->hbm_bw_bytes_per_s};
-          p.hbm_efficiency = profile_value(eff, fit.points, fit.r2, fit.max_relative_residual);
+          hbm_fit = fit;
           copy_seen = copy_seen || kernel == "copy";
         }
       }
-      out.rows.push_back(row_of("hbm", "copy", "efficiency", "",
-                                {p.hbm_efficiency->value, p.hbm_efficiency->standard_error},
-                                p.hbm_efficiency->r2, p.hbm_efficiency->max_relative_residual,
-                                p.hbm_efficiency->points));
+      const FittedValue eff{hbm_fit.bandwidth_bytes_per_s.value / gpu->hbm_bw_bytes_per_s,
+                            hbm_fit.bandwidth_bytes_per_s.standard_error / gpu->hbm_bw_bytes_per_s};
+      out.rows.push_back(row_of("hbm", copy_seen ? "copy" : "triad", "efficiency", "", eff,
+                                hbm_fit.r2, hbm_fit.max_relative_residual, hbm_fit.points));
+      if (eff.value > 1.0) {
+        out.notes.push_back("hbm: measured " + format_number(eff.value) + "x the catalog's " +
+                            gpu->name + " HBM bandwidth; not applied: check the instance type");
+      } else {
+        p.hbm_efficiency =
+            profile_value(eff, hbm_fit.points, hbm_fit.r2, hbm_fit.max_relative_residual);
+      }
       out.plots.push_back(plot);
     }
 

@@ -65,12 +65,15 @@ json to_json(const CalibrationProfile& p) {
                     {"nccl", m.nccl},     {"hostname", m.hostname},
                     {"date", m.date}};
   if (m.gpu_arch) out["machine"]["gpu_arch"] = to_string(*m.gpu_arch);
+  if (m.l2_bytes > 0) out["machine"]["l2_bytes"] = m.l2_bytes;
   out["sources"] = p.sources;
   json compute = json::object();
   if (!p.gemm.empty()) {
     json gemm = json::object();
     for (const auto& [precision, g] : p.gemm) {
       json row = {{"max_efficiency", value_json(g.max_efficiency)}};
+      if (g.k_half) row["k_half"] = value_json(*g.k_half);
+      if (g.floor_s) row["floor_s"] = value_json(*g.floor_s);
       if (g.tile_m > 0) row["tile_m"] = g.tile_m;
       if (g.tile_n > 0) row["tile_n"] = g.tile_n;
       gemm[to_string(precision)] = row;
@@ -136,6 +139,7 @@ CalibrationProfile profile_from_json(const json& document, const std::string& so
       p.machine.nccl = m.string("nccl", "");
       p.machine.hostname = m.string("hostname", "");
       p.machine.date = m.string("date", "");
+      p.machine.l2_bytes = m.number("l2_bytes", 0.0, 0.0, 1e12);
       const std::string arch = m.choice("gpu_arch", "", {"", "ampere", "hopper", "blackwell"});
       if (!arch.empty()) p.machine.gpu_arch = parse_gpu_arch(arch);
       m.finish();
@@ -158,6 +162,8 @@ CalibrationProfile profile_from_json(const json& document, const std::string& so
           JsonReader row = g.object(name);
           GemmProfile gp;
           gp.max_efficiency = read_value(row, "max_efficiency", 1e-6, 1.0);
+          gp.k_half = optional_value(row, "k_half", 0.0, 1e9);
+          gp.floor_s = optional_value(row, "floor_s", 0.0, 1.0);
           gp.tile_m = row.number("tile_m", 0, 1, 4096);
           gp.tile_n = row.number("tile_n", 0, 1, 4096);
           row.finish();
@@ -256,6 +262,12 @@ CalibratedParameters apply_profile(const CalibrationProfile* profile, const GpuS
       out.applied.push_back("GEMM " + to_string(precision) + " max efficiency " +
                             percent(g.max_efficiency.value) + " (default " + percent(eff) + ")");
       eff = g.max_efficiency.value;
+      if (g.k_half) {
+        double& k_half = out.compute.gemm_k_half[gpu.arch][precision];
+        out.applied.push_back("GEMM " + to_string(precision) + " k_half " +
+                              percent(g.k_half->value) + " (default " + percent(k_half) + ")");
+        k_half = g.k_half->value;
+      }
       if (g.tile_m > 0 && g.tile_n > 0 && precision == Precision::kBf16) {
         out.compute.tile_m = g.tile_m;
         out.compute.tile_n = g.tile_n;

@@ -2,9 +2,10 @@
 // machine's microbenchmarks, each value with its fit quality, and how the simulator applies it.
 //
 // File format (profile.json, "format": "fmsim-profile/1"):
-//   machine: {gpu, gpu_arch, instance, nodes, gpus_per_node, driver, cuda, nccl, hostname, date}
+//   machine: {gpu, gpu_arch, instance, nodes, gpus_per_node, driver, cuda, nccl, hostname, date,
+//             l2_bytes}
 //   sources: [the measurement files and nccl-tests logs it was fitted from]
-//   compute: {gemm: {bf16|fp16|fp8: {max_efficiency, tile_m, tile_n}},
+//   compute: {gemm: {bf16|fp16|fp8: {max_efficiency, k_half, floor_s, tile_m, tile_n}},
 //             attention_forward_efficiency, attention_backward_efficiency, hbm_efficiency}
 //   nvlink:  {link_effective_bw_bytes_per_s}
 //   network: {nic_efficiency}
@@ -47,7 +48,9 @@ struct ProfileValue {
 
 struct GemmProfile {
   ProfileValue max_efficiency;
-  double tile_m = 0, tile_n = 0;  // 0: keep the default
+  std::optional<ProfileValue> k_half;   // main-loop term (compute.h); applied
+  std::optional<ProfileValue> floor_s;  // fixed time per kernel; recorded, not applied
+  double tile_m = 0, tile_n = 0;        // 0: keep the default
 };
 
 struct CollectiveProfile {
@@ -69,6 +72,7 @@ struct MachineDescription {
   std::string gpu, instance, driver, cuda, nccl, hostname, date;
   std::optional<GpuArch> gpu_arch;
   int nodes = 0, gpus_per_node = 0;
+  double l2_bytes = 0;  // the GPU's L2 cache (0: not recorded)
 };
 
 struct CalibrationProfile {

@@ -17,6 +17,10 @@ const ComputeDefaults& ComputeDefaults::builtin() {
       d.gemm_max_efficiency[arch][Precision::kBf16] = row.at("bf16").get<double>();
       d.gemm_max_efficiency[arch][Precision::kFp16] = row.at("fp16").get<double>();
       d.gemm_max_efficiency[arch][Precision::kFp8] = row.at("fp8").get<double>();
+      const auto& k_half = doc.at("gemm").at("k_half").at(to_string(arch));
+      for (Precision p : {Precision::kBf16, Precision::kFp16, Precision::kFp8}) {
+        d.gemm_k_half[arch][p] = k_half.at(to_string(p)).get<double>();
+      }
       d.sms[arch] = doc.at("sms").at(to_string(arch)).at("value").get<int>();
     }
     d.tile_m = doc.at("gemm").at("tile_m").get<double>();
@@ -47,7 +51,11 @@ double gemm_efficiency(const GpuSpec& gpu, Precision precision, const GemmShape&
   const double tiles =
       std::ceil(shape.m / defaults.tile_m) * std::ceil(shape.n / defaults.tile_n) * shape.count;
   const double waves = std::ceil(tiles / sms);
-  return max_eff * tiles / (waves * sms);
+  double k_half = 0.0;
+  if (const auto arch = defaults.gemm_k_half.find(gpu.arch); arch != defaults.gemm_k_half.end()) {
+    if (const auto it = arch->second.find(effective); it != arch->second.end()) k_half = it->second;
+  }
+  return max_eff * tiles / (waves * sms) * shape.k / (shape.k + k_half);
 }
 
 double gemm_time_s(const GpuSpec& gpu, Precision precision, const GemmShape& shape,

@@ -3,10 +3,13 @@
 // Defaults come from sim/data/compute_defaults.json (assumptions until a calibration profile
 // replaces them; see that file).
 //
-// GEMM efficiency = max_efficiency(arch, precision) x wave efficiency, where the output is cut into
-// tile_m x tile_n tiles, tiles run in waves of one tile per SM, and a partial last wave idles SMs:
+// GEMM efficiency = max_efficiency(arch, precision) x wave efficiency x k / (k + k_half), where
+// the output is cut into tile_m x tile_n tiles, tiles run in waves of one tile per SM, and a
+// partial last wave idles SMs:
 //   tiles = ceil(m/tile_m) * ceil(n/tile_n), waves = ceil(tiles / SMs),
-//   wave efficiency = tiles / (waves * SMs).
+//   wave efficiency = tiles / (waves * SMs);
+// and each tile spends k / (k + k_half) of its time in the main loop, the rest filling the
+// pipeline and writing the output (k_half 0: no such term; a calibration profile fits it).
 // Limits: no split-K, no stream-K, no L2 effects; the memory side counts A, B and C once.
 #pragma once
 
@@ -18,6 +21,7 @@ namespace fmsim {
 
 struct ComputeDefaults {
   std::map<GpuArch, std::map<Precision, double>> gemm_max_efficiency;
+  std::map<GpuArch, std::map<Precision, double>> gemm_k_half;  // absent: 0
   double tile_m = 128, tile_n = 256;
   std::map<GpuArch, int> sms;
   double attention_forward_efficiency = 0.6;

@@ -85,37 +85,92 @@ TEST(CalibrationFit, TransferFitRecoversLatencyAndBandwidthFromNoisyTimes) {
   }
 }
 
-TEST(CalibrationFit, GemmFitRecoversMaxEfficiencyAndTheTile) {
-  // H100: 132 SMs. Truth: max efficiency 0.72 with 128 x 256 output tiles (the compute model's
-  // shape, compute.h), measured efficiencies with up to 1 % noise. The shapes mix large squares
-  // (wave efficiency near 1) with sizes whose tile counts leave partial waves, so that the tile is
-  // identifiable: e.g. 4096 x 4096 is 32 x 16 = 512 tiles = 3.88 waves of 132 (0.970), while
-  // 128 x 128 tiles would give 1,024 tiles = 7.76 waves (0.970 too) but 1024 x 3072 gives 96 tiles
-  // (0.727) against 192 (0.727)... and 2560 x 1280 gives 100 tiles (0.758) against 200 (0.758):
-  // the skinny shapes below break those ties.
-  const int sms = 132;
-  const double truth = 0.72, tile_m = 128, tile_n = 256;
-  const std::vector<std::vector<double>> shapes = {
-      {8192, 8192}, {4096, 4096}, {1024, 3072}, {2560, 1280}, {384, 8192},   {640, 1536},
-      {896, 7168},  {8192, 640},  {256, 256},   {1920, 1792}, {16384, 1024}, {3200, 2304},
-      {128, 28672}, {4096, 1152}, {768, 768},   {1280, 5120}, {16384, 8192}, {2176, 896}};
-  Noise noise(7, 0.01);
+// Synthetic GEMM measurements from the fit's model (fit.h): t = floor + FLOPs / (peak x max_eff x
+// wave x k / (k + k_half)), with multiplicative noise on the time.
+std::vector<GemmSample> synthetic_gemms(const std::vector<std::vector<double>>& shapes, int sms,
+                                        double peak, double max_eff, double k_half, double floor_s,
+                                        double tile_m, double tile_n, Noise& noise) {
   std::vector<GemmSample> samples;
   for (const auto& s : shapes) {
     GemmSample g;
     g.m = s[0];
     g.n = s[1];
-    g.k = 4096;
-    g.efficiency = truth * wave_efficiency(g.m, g.n, 1, tile_m, tile_n, sms) * noise.factor();
+    g.k = s[2];
+    const double flops = 2 * g.m * g.n * g.k;
+    const double compute_s =
+        flops /
+        (peak * max_eff * wave_efficiency(g.m, g.n, 1, tile_m, tile_n, sms) * g.k / (g.k + k_half));
+    g.efficiency = flops / ((floor_s + compute_s) * noise.factor() * peak);
     samples.push_back(g);
   }
-  const GemmFit fit = fit_gemm(samples, sms);
-  EXPECT_EQ(fit.tile_m, tile_m);
-  EXPECT_EQ(fit.tile_n, tile_n);
+  return samples;
+}
+
+// Shapes that mix large squares (wave efficiency near 1) with sizes whose tile counts leave
+// partial waves, so that the tile is identifiable: 4096 x 4096 is 32 x 16 = 512 tiles of 128 x 256
+// = 3.88 waves of 132 (0.970), and 128 x 128 tiles give 1,024 tiles = 7.76 waves (0.970 too), but
+// the skinny shapes break such ties. k runs from 512 to 28672, as the model presets' GEMMs do at
+// TP 1 to 8, and the small squares are where the per-kernel floor shows.
+const std::vector<std::vector<double>> kGemmShapes = {
+    {8192, 8192, 8192},  {4096, 4096, 4096}, {1024, 3072, 1024},  {2560, 1280, 2048},
+    {384, 8192, 512},    {640, 1536, 14336}, {896, 7168, 4096},   {8192, 640, 28672},
+    {256, 256, 256},     {1920, 1792, 1792}, {16384, 1024, 1024}, {3200, 2304, 7168},
+    {128, 28672, 8192},  {4096, 1152, 512},  {768, 768, 768},     {1280, 5120, 3584},
+    {16384, 8192, 4096}, {2176, 896, 2048},  {512, 512, 512},     {8192, 4096, 512}};
+
+TEST(CalibrationFit, GemmFitRecoversMaxEfficiencyKHalfFloorAndTheTile) {
+  // H100/H200: 132 SMs, 989 TFLOP/s dense BF16. Truth: max efficiency 0.72, k_half 200, a floor
+  // of 6 us per kernel, 128 x 256 output tiles; times with up to 1 % noise.
+  const int sms = 132;
+  const double peak = 989e12, truth = 0.72, k_half = 200, floor_s = 6e-6;
+  Noise noise(7, 0.01);
+  const auto samples =
+      synthetic_gemms(kGemmShapes, sms, peak, truth, k_half, floor_s, 128, 256, noise);
+  const GemmFit fit = fit_gemm(samples, sms, peak);
+  EXPECT_EQ(fit.tile_m, 128);
+  EXPECT_EQ(fit.tile_n, 256);
   EXPECT_NEAR(fit.max_efficiency.value, truth, 0.02 * truth);
+  EXPECT_NEAR(fit.k_half.value, k_half, 0.02 * k_half);
+  EXPECT_NEAR(fit.floor_s.value, floor_s, 0.02 * floor_s);
   EXPECT_LT(fit.max_efficiency.relative_error(), 0.02);
   EXPECT_LT(fit.max_relative_residual, 0.025);
-  EXPECT_EQ(fit.points, static_cast<int>(shapes.size()));
+  EXPECT_EQ(fit.points, static_cast<int>(kGemmShapes.size()));
+  // The model the fit reports reproduces the measurements within the noise.
+  for (const GemmSample& g : samples) {
+    EXPECT_NEAR(fit.efficiency(g, sms, peak), g.efficiency, 0.025 * g.efficiency);
+  }
+}
+
+TEST(CalibrationFit, GemmFitDropsTermsTheDataDoNotHave) {
+  // One k for every shape (k_half is then not identifiable: 0) and no floor (the fitted floor
+  // comes out within noise of 0, or negative and dropped): max efficiency alone, as before.
+  const int sms = 132;
+  const double peak = 989e12, truth = 0.65;
+  std::vector<std::vector<double>> shapes;
+  for (const auto& s : kGemmShapes) shapes.push_back({s[0], s[1], 4096});
+  Noise noise(11, 0.005);
+  const auto samples = synthetic_gemms(shapes, sms, peak, truth, 0, 0, 256, 128, noise);
+  const GemmFit fit = fit_gemm(samples, sms, peak);
+  EXPECT_EQ(fit.tile_m, 256);
+  EXPECT_EQ(fit.tile_n, 128);
+  EXPECT_NEAR(fit.max_efficiency.value, truth, 0.01 * truth);
+  EXPECT_EQ(fit.k_half.value, 0.0);
+  // A floor of 0.2 us would be 2 % of the smallest shape's (256^3 at 0.65 x 2 / 132 waves) time.
+  EXPECT_LT(fit.floor_s.value, 0.2e-6);
+  EXPECT_THROW(fit_gemm({samples[0], samples[1]}, sms, peak), std::invalid_argument);
+}
+
+TEST(CalibrationFit, TransferFitNeverReportsANegativeLatency) {
+  // t = b / 1 GB/s - 0.1 ms (a write-back cache absorbing the first bytes): the unconstrained
+  // latency is -0.1 ms, which no transfer has. The fit is then t = b / bw through the origin, with
+  // weights 1/t^2: bw = sum(r_i^2) / sum(r_i), r_i = b_i / t_i = 1.1111, 1.0526, 1.0256, 1.0127
+  // GB/s, so bw = 4.42002 / 4.20201 = 1.05188 GB/s.
+  const std::vector<double> bytes = {1e6, 2e6, 4e6, 8e6};
+  std::vector<double> seconds;
+  for (double b : bytes) seconds.push_back(b / 1e9 - 1e-4);
+  const TransferFit fit = fit_transfer(bytes, seconds);
+  EXPECT_EQ(fit.latency_s.value, 0.0);
+  EXPECT_NEAR(fit.bandwidth_bytes_per_s.value, 1.05188e9, 0.00002e9);
 }
 
 TEST(CalibrationFit, WaveEfficiencyIsTheComputeModels) {
