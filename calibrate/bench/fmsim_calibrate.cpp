@@ -792,6 +792,8 @@ json environment(const Options& o, int devices) {
               {"driver", std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10)},
               {"cuda", std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10)},
               {"nccl", std::to_string(nccl)},
+              {"cudnn", std::to_string(cudnnGetVersion())},
+              {"cublaslt", std::to_string(cublasLtGetVersion())},
               {"hostname", host},
               {"date", date},
               {"gpus_per_node", devices},

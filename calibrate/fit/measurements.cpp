@@ -105,6 +105,8 @@ Measurements measurements_from_json(const json& document, const std::string& sou
       env.driver = e.string("driver", "");
       env.cuda = e.string("cuda", "");
       env.nccl = e.string("nccl", "");
+      env.cudnn = e.string("cudnn", "");
+      env.cublaslt = e.string("cublaslt", "");
       env.hostname = e.string("hostname", "");
       env.date = e.string("date", "");
       env.l2_bytes = e.number("l2_bytes", 0.0, 0.0, 1e12);

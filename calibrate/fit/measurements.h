@@ -3,7 +3,7 @@
 // holds its timed samples, warm-up already excluded; the fit uses their median.
 //
 //   environment: {gpu, gpu_arch, instance, nodes, gpus_per_node, l2_bytes, driver, cuda, nccl,
-//                 hostname, date}; `instance` (a catalog instance) gives the GPU's peaks and
+//                 cudnn, cublaslt, hostname, date}; `instance` (a catalog instance) gives the GPU's peaks and
 //                 links, `l2_bytes` which HBM sizes the L2 cache would hold
 //   gemm:      [{precision, m, n, k, count, time_s: [...]}]
 //   attention: [{direction: forward|backward, flops, batch, heads, seq_len, head_dim, causal,

@@ -66,6 +66,8 @@ json to_json(const CalibrationProfile& p) {
                     {"date", m.date}};
   if (m.gpu_arch) out["machine"]["gpu_arch"] = to_string(*m.gpu_arch);
   if (m.l2_bytes > 0) out["machine"]["l2_bytes"] = m.l2_bytes;
+  if (!m.cudnn.empty()) out["machine"]["cudnn"] = m.cudnn;
+  if (!m.cublaslt.empty()) out["machine"]["cublaslt"] = m.cublaslt;
   out["sources"] = p.sources;
   json compute = json::object();
   if (!p.gemm.empty()) {
@@ -137,6 +139,8 @@ CalibrationProfile profile_from_json(const json& document, const std::string& so
       p.machine.driver = m.string("driver", "");
       p.machine.cuda = m.string("cuda", "");
       p.machine.nccl = m.string("nccl", "");
+      p.machine.cudnn = m.string("cudnn", "");
+      p.machine.cublaslt = m.string("cublaslt", "");
       p.machine.hostname = m.string("hostname", "");
       p.machine.date = m.string("date", "");
       p.machine.l2_bytes = m.number("l2_bytes", 0.0, 0.0, 1e12);
@@ -269,6 +273,9 @@ CalibratedParameters apply_profile(const CalibrationProfile* profile, const GpuS
         k_half = g.k_half->value;
       }
       if (g.tile_m > 0 && g.tile_n > 0 && precision == Precision::kBf16) {
+        out.applied.push_back("GEMM output tile " + percent(g.tile_m) + "x" + percent(g.tile_n) +
+                              " (default " + percent(out.compute.tile_m) + "x" +
+                              percent(out.compute.tile_n) + ")");
         out.compute.tile_m = g.tile_m;
         out.compute.tile_n = g.tile_n;
       }

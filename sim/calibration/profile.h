@@ -2,8 +2,8 @@
 // machine's microbenchmarks, each value with its fit quality, and how the simulator applies it.
 //
 // File format (profile.json, "format": "fmsim-profile/1"):
-//   machine: {gpu, gpu_arch, instance, nodes, gpus_per_node, driver, cuda, nccl, hostname, date,
-//             l2_bytes}
+//   machine: {gpu, gpu_arch, instance, nodes, gpus_per_node, driver, cuda, nccl, cudnn, cublaslt,
+//             hostname, date, l2_bytes}
 //   sources: [the measurement files and nccl-tests logs it was fitted from]
 //   compute: {gemm: {bf16|fp16|fp8: {max_efficiency, k_half, floor_s, tile_m, tile_n}},
 //             attention_forward_efficiency, attention_backward_efficiency, hbm_efficiency}
@@ -69,7 +69,7 @@ struct StorageProfile {
 };
 
 struct MachineDescription {
-  std::string gpu, instance, driver, cuda, nccl, hostname, date;
+  std::string gpu, instance, driver, cuda, nccl, cudnn, cublaslt, hostname, date;
   std::optional<GpuArch> gpu_arch;
   int nodes = 0, gpus_per_node = 0;
   double l2_bytes = 0;  // the GPU's L2 cache (0: not recorded)

@@ -61,10 +61,11 @@ TEST(CalibrationProfile, LowerGemmEfficiencyLengthensComputeByAtMostTheRatio) {
   // The report names the profile and what it applied.
   EXPECT_EQ(base.calibration, "");
   EXPECT_EQ(slow.calibration, profile_path("h100-slow-gemm.json"));
-  ASSERT_EQ(slow.calibration_applied.size(), 1u);
+  ASSERT_EQ(slow.calibration_applied.size(), 2u);
   EXPECT_NE(slow.calibration_applied[0].find("GEMM bf16 max efficiency 0.5 (default 0.75)"),
             std::string::npos)
       << slow.calibration_applied[0];
+  EXPECT_EQ(slow.calibration_applied[1], "GEMM output tile 128x256 (default 128x256)");
   EXPECT_TRUE(slow.calibration_skipped.empty());
   EXPECT_EQ(to_json(slow)["calibration"]["profile"], profile_path("h100-slow-gemm.json"));
 }
