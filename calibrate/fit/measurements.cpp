@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <sstream>
 
@@ -60,11 +61,11 @@ std::vector<Record> read_suite(JsonReader& root, const std::string& key, ReadOne
 }
 
 // Within each series (records with the same key), sizes increase from record to record.
-template <typename Record, typename Key>
-void check_increasing(const std::vector<Record>& records, Key key, const char* what) {
+template <typename Record>
+void check_increasing(const std::vector<Record>& records, const char* what) {
   std::map<std::string, const Record*> last;
   for (const Record& r : records) {
-    const std::string k = key(r);
+    const std::string k = series_key(r);
     auto it = last.find(k);
     if (it != last.end() && !(r.bytes > it->second->bytes)) {
       std::ostringstream message;
@@ -78,6 +79,26 @@ void check_increasing(const std::vector<Record>& records, Key key, const char* w
 }
 
 }  // namespace
+
+std::string series_key(const HbmRecord& r) { return r.kernel; }
+
+std::string series_key(const NvlinkRecord& r) {
+  return std::to_string(r.src) + "->" + std::to_string(r.dst);
+}
+
+std::string series_key(const NcclRecord& r) {
+  std::ostringstream key;
+  key << r.op << " " << r.algorithm << "/" << r.protocol << " " << r.ranks << " ranks " << r.nodes
+      << " nodes";
+  return key.str();
+}
+
+std::string series_key(const StorageRecord& r) {
+  std::ostringstream key;
+  key << r.tier << " " << r.mode << " " << r.pattern << " " << std::fixed << std::setprecision(0)
+      << r.block_bytes << " B x " << r.threads;
+  return key.str();
+}
 
 double TimedRecord::median_s() const {
   std::vector<double> sorted = time_s;
@@ -164,28 +185,10 @@ Measurements measurements_from_json(const json& document, const std::string& sou
     });
     root.finish();
 
-    check_increasing(
-        m.hbm, [](const HbmRecord& h) { return h.kernel; }, "hbm");
-    check_increasing(
-        m.nvlink,
-        [](const NvlinkRecord& v) { return std::to_string(v.src) + "->" + std::to_string(v.dst); },
-        "nvlink");
-    check_increasing(
-        m.nccl,
-        [](const NcclRecord& c) {
-          return c.op + "/" + c.algorithm + "/" + c.protocol + "/" + std::to_string(c.ranks) +
-                 " ranks";
-        },
-        "nccl");
-    check_increasing(
-        m.storage,
-        [](const StorageRecord& s) {
-          std::ostringstream key;
-          key << s.tier << "/" << s.mode << "/" << s.pattern << "/" << s.block_bytes << " B x "
-              << s.threads;
-          return key.str();
-        },
-        "storage");
+    check_increasing(m.hbm, "hbm");
+    check_increasing(m.nvlink, "nvlink");
+    check_increasing(m.nccl, "nccl");
+    check_increasing(m.storage, "storage");
     return m;
   } catch (const Error& e) {
     if (e.where().rfind(source, 0) == 0) throw;

@@ -3,8 +3,8 @@
 // holds its timed samples, warm-up already excluded; the fit uses their median.
 //
 //   environment: {gpu, gpu_arch, instance, nodes, gpus_per_node, l2_bytes, driver, cuda, nccl,
-//                 cudnn, cublaslt, hostname, date}; `instance` (a catalog instance) gives the GPU's peaks and
-//                 links, `l2_bytes` which HBM sizes the L2 cache would hold
+//                 cudnn, cublaslt, hostname, date}; `instance` (a catalog instance) gives the GPU's
+//                 peaks and links, `l2_bytes` which HBM sizes the L2 cache would hold
 //   gemm:      [{precision, m, n, k, count, time_s: [...]}]
 //   attention: [{direction: forward|backward, flops, batch, heads, seq_len, head_dim, causal,
 //                implementation: fused|unfused, time_s}]
@@ -72,6 +72,14 @@ struct Measurements {
   std::vector<NcclRecord> nccl;
   std::vector<StorageRecord> storage;
 };
+
+// The series a record belongs to: records with the same key are one size sweep (sizes must grow
+// within it) and one fit, and the key names it in the fit report ("copy", "0->1",
+// "all_reduce any/any 16 ranks 2 nodes", "fsx_lustre read sequential 1048576 B x 16").
+std::string series_key(const HbmRecord& r);
+std::string series_key(const NvlinkRecord& r);
+std::string series_key(const NcclRecord& r);
+std::string series_key(const StorageRecord& r);
 
 // Throws fmsim::Error(kBadInput) naming `source` and the record's pointer.
 Measurements measurements_from_json(const nlohmann::json& document, const std::string& source);

@@ -24,6 +24,20 @@ FitRow row_of(const std::string& suite, const std::string& item, const std::stri
   return {suite, item, parameter, unit, v.value, v.standard_error, r2, residual, points, ""};
 }
 
+// A collective's fit as the profile records it.
+CollectiveProfile collective_profile(const CollectiveFit& fit) {
+  const TransferFit& t = fit.transfer;
+  return {fit.op,
+          fit.algorithm,
+          fit.protocol,
+          fit.ranks,
+          fit.nodes,
+          profile_value(t.latency_s, t.points, t.r2, t.max_relative_residual),
+          profile_value(t.bandwidth_bytes_per_s, t.points, t.r2, t.max_relative_residual),
+          fit.busbw_bytes_per_s,
+          fit.source};
+}
+
 // A transfer fit's curve at the measured sizes.
 FitSeries transfer_series(const std::string& name, const std::vector<double>& bytes,
                           const std::vector<double>& seconds, const TransferFit& fit) {
@@ -45,14 +59,14 @@ void add_transfer_rows(ProfileFit& out, const std::string& suite, const std::str
                             fit.max_relative_residual, fit.points));
 }
 
-// Series of records with the same key, in record order.
-template <typename Record, typename Key>
+// Series of records with the same series_key (measurements.h), in record order.
+template <typename Record>
 std::vector<std::pair<std::string, std::vector<const Record*>>> series_of(
-    const std::vector<Record>& records, Key key) {
+    const std::vector<Record>& records) {
   std::vector<std::pair<std::string, std::vector<const Record*>>> out;
   std::map<std::string, std::size_t> index;
   for (const Record& r : records) {
-    const std::string k = key(r);
+    const std::string k = series_key(r);
     auto [it, fresh] = index.emplace(k, out.size());
     if (fresh) out.push_back({k, {}});
     out[it->second].second.push_back(&r);
@@ -232,8 +246,7 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
       SuitePlot plot{"hbm", "HBM kernels, " + gpu->name, "bytes moved", "time (s)", {}};
       bool copy_seen = false;
       TransferFit hbm_fit;
-      for (const auto& [kernel, records] :
-           series_of(m.hbm, [](const HbmRecord& h) { return h.kernel; })) {
+      for (const auto& [kernel, records] : series_of(m.hbm)) {
         // Sizes the L2 cache could hold measure the cache, not HBM: the fit takes the sizes whose
         // bytes moved are at least 4x the L2 (as recorded, else 128 MiB, above every catalog
         // GPU's), or the 3 largest when the sweep stops short of that.
@@ -286,9 +299,7 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
       std::vector<std::pair<double, double>> per_link;  // (bandwidth, its standard error)
       int points = 0;
       double r2 = 1, worst = 0;
-      for (const auto& [pair, records] : series_of(m.nvlink, [](const NvlinkRecord& v) {
-             return std::to_string(v.src) + "->" + std::to_string(v.dst);
-           })) {
+      for (const auto& [pair, records] : series_of(m.nvlink)) {
         std::vector<double> bytes, seconds;
         const TransferFit fit = fit_records(records, bytes, seconds);
         add_transfer_rows(out, "nvlink", pair, fit);
@@ -310,21 +321,15 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
     // NCCL records, per configuration.
     if (!m.nccl.empty()) {
       SuitePlot plot{"nccl", "NCCL collectives", "bytes", "time (s)", {}};
-      for (const auto& [key, records] : series_of(m.nccl, [](const NcclRecord& c) {
-             return c.op + " " + c.algorithm + "/" + c.protocol + " " + std::to_string(c.ranks) +
-                    " ranks " + std::to_string(c.nodes) + " nodes";
-           })) {
+      for (const auto& [key, records] : series_of(m.nccl)) {
         std::vector<double> bytes, seconds;
         const TransferFit fit = fit_records(records, bytes, seconds);
         const NcclRecord& c = *records.front();
         add_transfer_rows(out, "nccl", key, fit);
         plot.series.push_back(transfer_series(key, bytes, seconds, fit));
-        p.collectives.push_back(
-            {c.op, c.algorithm, c.protocol, c.ranks, c.nodes,
-             profile_value(fit.latency_s, fit.points, fit.r2, fit.max_relative_residual),
-             profile_value(fit.bandwidth_bytes_per_s, fit.points, fit.r2,
-                           fit.max_relative_residual),
-             fit.bandwidth_bytes_per_s.value * nccl_tests_bus_factor(c.op, c.ranks), m.source});
+        p.collectives.push_back(collective_profile(
+            {c.op, c.algorithm, c.protocol, c.ranks, c.nodes, fit,
+             fit.bandwidth_bytes_per_s.value * nccl_tests_bus_factor(c.op, c.ranks), m.source}));
       }
       out.plots.push_back(plot);
     }
@@ -332,10 +337,7 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
     // Storage, per configuration.
     if (!m.storage.empty()) {
       SuitePlot plot{"storage", "Storage", "bytes", "time (s)", {}};
-      for (const auto& [key, records] : series_of(m.storage, [](const StorageRecord& s) {
-             return s.tier + " " + s.mode + " " + s.pattern + " " +
-                    format_number(s.block_bytes, "%.0f") + " B x " + std::to_string(s.threads);
-           })) {
+      for (const auto& [key, records] : series_of(m.storage)) {
         std::vector<double> bytes, seconds;
         const TransferFit fit = fit_records(records, bytes, seconds);
         const StorageRecord& s = *records.front();
@@ -367,12 +369,7 @@ ProfileFit fit_profile(const std::vector<Measurements>& measurements,
         seconds.push_back(row.out_of_place.time_us * 1e-6);
       }
       plot.series.push_back(transfer_series(key, bytes, seconds, fit.transfer));
-      const TransferFit& t = fit.transfer;
-      p.collectives.push_back(
-          {fit.op, fit.algorithm, fit.protocol, fit.ranks, fit.nodes,
-           profile_value(t.latency_s, t.points, t.r2, t.max_relative_residual),
-           profile_value(t.bandwidth_bytes_per_s, t.points, t.r2, t.max_relative_residual),
-           fit.busbw_bytes_per_s, log.source});
+      p.collectives.push_back(collective_profile(fit));
     }
     out.plots.push_back(plot);
   }

@@ -96,6 +96,22 @@ TEST(CalibrationProfile, HigherEfficienciesShortenTheStepOnTheirOwnGpu) {
   EXPECT_EQ(fast.calibration_applied.size(), 2u);
 }
 
+TEST(CalibrationProfile, TheCommittedH200ProfileIsReadAndApplied) {
+  // calibrate/profiles/h200-1gpu-2026-11-26, fitted from a real H200, must stay readable and
+  // apply to a Hopper scenario in full: GEMM BF16 (max efficiency, k_half, tile), GEMM FP8 (max
+  // efficiency, k_half) and HBM. (Its net effect on this step mixes a slower GEMM main loop with
+  // a smaller tile and faster HBM; docs/validation.md section 6 separates them.)
+  const std::string h200 =
+      std::string(FMSIM_SOURCE_DIR) + "/calibrate/profiles/h200-1gpu-2026-11-26/profile.json";
+  const CalibrationProfile p = read_profile_file(h200);
+  ASSERT_TRUE(p.gemm.count(Precision::kBf16) && p.gemm.at(Precision::kBf16).k_half);
+  EXPECT_GT(p.gemm.at(Precision::kBf16).k_half->value, 0);
+  const Report h200_run = run(small_training(h200));
+  EXPECT_EQ(h200_run.calibration, h200);
+  EXPECT_EQ(h200_run.calibration_applied.size(), 6u);
+  EXPECT_TRUE(h200_run.calibration_skipped.empty());
+}
+
 TEST(CalibrationProfile, RoundTripsThroughJson) {
   const CalibrationProfile read = read_profile_file(profile_path("h100-slow-gemm.json"));
   ASSERT_EQ(read.gemm.count(Precision::kBf16), 1u);
