@@ -500,7 +500,10 @@ json hbm_suite(const Options& o, const Progress& progress) {
 
 json nvlink_suite(const Options& o, int devices, const Progress& progress) {
   json records = json::array();
-  if (devices < 2) return records;
+  if (devices < 2) {
+    std::cerr << "fmsim-calibrate: nvlink: one GPU on this node, no pair to measure\n";
+    return records;
+  }
   const auto sizes = size_sweep(1 << 16, std::min(o.max_bytes, 1.0 * (1ULL << 30)), 4);
   std::vector<void*> buffers(devices, nullptr);
   for (int d = 0; d < devices; ++d) {
@@ -602,7 +605,10 @@ json nccl_suite(const Options& o, int devices, const Progress& progress) {
   // Single process: every local GPU. Under MPI: one GPU per rank, ranks across nodes.
   const bool mpi = o.ranks > 1;
   const int ranks = mpi ? o.ranks : devices;
-  if (ranks < 2) return records;
+  if (ranks < 2) {
+    std::cerr << "fmsim-calibrate: nccl: one GPU and no MPI ranks beside it, nothing to measure\n";
+    return records;
+  }
   std::vector<NcclMember> members(mpi ? 1 : devices);
   const double max_bytes = std::min(o.max_bytes, 8.0 * (1ULL << 30));
   const std::size_t buffer = static_cast<std::size_t>(max_bytes);
