@@ -52,6 +52,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cancel.h"
+
 namespace fmsim {
 namespace {
 
@@ -726,6 +728,7 @@ void Simulator::run(double until_s) {
   if (s.in_callback) throw std::logic_error("Simulator::run called from inside a callback");
   if (std::isnan(until_s)) throw std::invalid_argument("Simulator::run: until_s is NaN");
   do {
+    throw_if_cancelled();
     s.settle_now();
   } while (s.advance_to_next_event(until_s));
 }

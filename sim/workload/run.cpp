@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "cancel.h"
 #include "collectives/collectives.h"
 #include "cost/cost.h"
 #include "engine/simulator.h"
@@ -149,6 +150,7 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   double busbw_sum = 0.0;
   std::uint64_t tag = 0;
   for (double bytes : sweep_sizes(w, ranks)) {
+    throw_if_cancelled();
     const CollectiveChoice choice = model.choose(w.op, comm, bytes);
     const double start_s = sim.now();
     const ActivityId id = sim.start(CollectiveModel::activity(*choice.pattern, bytes, tag));
@@ -779,6 +781,7 @@ void check_feasible(const Scenario& s, const Catalog& catalog) {
 }
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
+  const CancelScope cancel(options.cancel);
   if (scenario.workload.stage == "collective") return run_collective(scenario, catalog, options);
   if (scenario.workload.stage == "pretrain" || scenario.workload.stage == "sft") {
     return run_training(scenario, catalog, options);

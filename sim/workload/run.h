@@ -2,6 +2,7 @@
 // Report. The CLI and the GUI both call this.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "hardware/catalog.h"
@@ -14,6 +15,8 @@ namespace fmsim {
 struct RunOptions {
   bool trace = false;           // record the timeline for --trace
   std::string scenario_origin;  // shown in the report: a path or "embedded default"
+  // Set from another thread to stop the run: run_scenario then throws fmsim::Cancelled (cancel.h).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options);

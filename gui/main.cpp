@@ -1,0 +1,18 @@
+// fmsim-gui: the desktop app for planners (issue 9). It calls the same library as the CLI.
+#include <QApplication>
+#include <QStringList>
+
+#include "main_window.h"
+#include "version.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("fmsim");
+  QApplication::setApplicationName("fmsim-gui");
+  QApplication::setApplicationVersion(fmsim::kVersion);
+  fmsim::gui::MainWindow window;
+  const QStringList args = QApplication::arguments();
+  if (args.size() > 1) window.openFile(args.at(1));
+  window.show();
+  return QApplication::exec();
+}

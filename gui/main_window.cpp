@@ -1,0 +1,313 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDesktopServices>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTimer>
+#include <QUrl>
+#include <QVBoxLayout>
+
+#include "error.h"
+#include "results_view.h"
+#include "run_controller.h"
+#include "scenario_form.h"
+
+namespace fmsim::gui {
+namespace {
+constexpr int kRecentFiles = 8;
+const char* kBannerStyle = "background: #fbe3e4; color: #8a1f11; padding: 4px;";
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), document_(new ScenarioDocument(this)), runner_(new RunController(this)) {
+  form_ = new ScenarioForm(document_);
+  json_ = new QPlainTextEdit;
+  QFont mono("monospace");
+  mono.setStyleHint(QFont::TypeWriter);
+  json_->setFont(mono);
+  json_status_ = new QLabel;
+  json_status_->setWordWrap(true);
+  auto* json_page = new QWidget;
+  auto* json_layout = new QVBoxLayout(json_page);
+  json_layout->setContentsMargins(0, 0, 0, 0);
+  json_layout->addWidget(json_);
+  json_layout->addWidget(json_status_);
+
+  auto* editor = new QTabWidget;
+  editor->addTab(form_, tr("Form"));
+  editor->addTab(json_page, tr("JSON"));
+
+  results_ = new ResultsView;
+  auto* splitter = new QSplitter;
+  splitter->addWidget(editor);
+  splitter->addWidget(results_);
+  splitter->setStretchFactor(1, 1);
+
+  banner_ = new QLabel;
+  banner_->setWordWrap(true);
+  banner_->setStyleSheet(kBannerStyle);
+  banner_->hide();
+  auto* central = new QWidget;
+  auto* layout = new QVBoxLayout(central);
+  layout->addWidget(banner_);
+  layout->addWidget(splitter, 1);
+  setCentralWidget(central);
+
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 0);  // busy: a step's length is not known ahead
+  progress_->setMaximumWidth(160);
+  progress_->hide();
+  elapsed_ = new QLabel;
+  statusBar()->addPermanentWidget(elapsed_);
+  statusBar()->addPermanentWidget(progress_);
+
+  validate_timer_ = new QTimer(this);
+  validate_timer_->setSingleShot(true);
+  validate_timer_->setInterval(150);
+  connect(validate_timer_, &QTimer::timeout, this, &MainWindow::validateNow);
+  json_timer_ = new QTimer(this);
+  json_timer_->setSingleShot(true);
+  json_timer_->setInterval(300);
+  connect(json_timer_, &QTimer::timeout, this, &MainWindow::jsonEdited);
+  connect(json_, &QPlainTextEdit::textChanged, json_timer_, qOverload<>(&QTimer::start));
+  tick_ = new QTimer(this);
+  tick_->setInterval(100);
+  connect(tick_, &QTimer::timeout, this, [this] {
+    elapsed_->setText(tr("running %1 s").arg(runner_->elapsedMs() / 1000.0, 0, 'f', 1));
+  });
+
+  connect(document_, &ScenarioDocument::changed, this, [this](const QObject* origin) {
+    if (origin != json_) showJson();
+    validate_timer_->start();
+    updateTitle();
+  });
+  connect(document_, &ScenarioDocument::modifiedChanged, this, &MainWindow::updateTitle);
+
+  connect(runner_, &RunController::started, this, [this] {
+    run_action_->setEnabled(false);
+    cancel_action_->setEnabled(true);
+    progress_->show();
+    tick_->start();
+    statusBar()->showMessage(tr("Running %1...").arg(document_->displayName()));
+  });
+  const auto stopped = [this](const QString& message) {
+    run_action_->setEnabled(true);
+    cancel_action_->setEnabled(false);
+    progress_->hide();
+    tick_->stop();
+    elapsed_->clear();
+    statusBar()->showMessage(message);
+  };
+  connect(runner_, &RunController::finished, this,
+          [this, stopped](std::shared_ptr<const Report> report, qint64 ms) {
+            last_ = report;
+            results_->setReport(*report);
+            stopped(tr("Done in %1 s").arg(ms / 1000.0, 0, 'f', 2));
+          });
+  connect(runner_, &RunController::failed, this,
+          [this, stopped](const QString& pointer, const QString& message, int code) {
+            showValidation({false, pointer, message, code});
+            stopped(tr("Failed (exit code %1)").arg(code));
+          });
+  connect(runner_, &RunController::cancelled, this,
+          [stopped] { stopped(QObject::tr("Cancelled")); });
+
+  buildMenus();
+  showJson();
+  updateTitle();
+  validateNow();
+  resize(1280, 820);
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&New"), QKeySequence::New, this, [this] {
+    if (maybeSave()) document_->newFromDefault();
+  });
+  file->addAction(tr("&Open..."), QKeySequence::Open, this, &MainWindow::openDialog);
+  recent_menu_ = file->addMenu(tr("Open &Recent"));
+  file->addAction(tr("&Save"), QKeySequence::Save, this, &MainWindow::save);
+  file->addAction(tr("Save &As..."), QKeySequence::SaveAs, this, &MainWindow::saveAs);
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  rebuildRecent();
+
+  QMenu* run_menu = menuBar()->addMenu(tr("&Run"));
+  run_action_ =
+      run_menu->addAction(tr("&Run"), QKeySequence(Qt::CTRL | Qt::Key_R), this, &MainWindow::run);
+  cancel_action_ = run_menu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this,
+                                       &MainWindow::cancelRun);
+  cancel_action_->setEnabled(false);
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("Scenario &reference"), QKeySequence::HelpContents, this, [] {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(QStringLiteral(FMSIM_DOCS_DIR "/scenario.md")));
+  });
+  help->addAction(tr("&About fmsim"), this, [this] {
+    QMessageBox::about(this, tr("About fmsim"),
+                       tr("fmsim: a discrete-event cluster simulator and capacity planner for "
+                          "foundation-model training and serving."));
+  });
+}
+
+bool MainWindow::openFile(const QString& path) {
+  try {
+    document_->load(path);
+  } catch (const Error& e) {
+    QMessageBox::warning(this, tr("Cannot open"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  addRecent(QFileInfo(path).absoluteFilePath());
+  results_->clear(tr("Opened %1: Run > Run (Ctrl+R)").arg(path));
+  return true;
+}
+
+bool MainWindow::saveTo(const QString& path) {
+  try {
+    document_->save(path);
+  } catch (const Error& e) {
+    QMessageBox::warning(this, tr("Cannot save"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  addRecent(QFileInfo(path).absoluteFilePath());
+  return true;
+}
+
+void MainWindow::openDialog() {
+  if (!maybeSave()) return;
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open scenario"), QString(),
+                                                    tr("Scenarios (*.json);;All files (*)"));
+  if (!path.isEmpty()) openFile(path);
+}
+
+bool MainWindow::save() {
+  return document_->path().isEmpty() ? saveAs() : saveTo(document_->path());
+}
+
+bool MainWindow::saveAs() {
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Save scenario"), document_->displayName(), tr("Scenarios (*.json)"));
+  return !path.isEmpty() && saveTo(path);
+}
+
+bool MainWindow::maybeSave() {
+  if (!document_->isModified()) return true;
+  const auto answer = QMessageBox::question(
+      this, tr("Unsaved changes"), tr("Save the changes to %1?").arg(document_->displayName()),
+      QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+  if (answer == QMessageBox::Save) return save();
+  return answer == QMessageBox::Discard;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (maybeSave()) {
+    runner_->cancel();
+    event->accept();
+  } else {
+    event->ignore();
+  }
+}
+
+void MainWindow::addRecent(const QString& path) {
+  QSettings settings;
+  QStringList files = settings.value("recentFiles").toStringList();
+  files.removeAll(path);
+  files.prepend(path);
+  while (files.size() > kRecentFiles) files.removeLast();
+  settings.setValue("recentFiles", files);
+  rebuildRecent();
+}
+
+void MainWindow::rebuildRecent() {
+  recent_menu_->clear();
+  const QStringList files = QSettings().value("recentFiles").toStringList();
+  for (const QString& path : files) {
+    recent_menu_
+        ->addAction(QFileInfo(path).fileName(), this,
+                    [this, path] {
+                      if (maybeSave()) openFile(path);
+                    })
+        ->setToolTip(path);
+  }
+  recent_menu_->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::showJson() {
+  const QSignalBlocker block(json_);
+  const int position = json_->textCursor().position();
+  json_->setPlainText(QString::fromStdString(document_->json().dump(2)));
+  QTextCursor cursor = json_->textCursor();
+  cursor.setPosition(std::min(position, static_cast<int>(json_->toPlainText().size())));
+  json_->setTextCursor(cursor);
+  json_status_->clear();
+}
+
+void MainWindow::jsonEdited() {
+  const std::string text = json_->toPlainText().toStdString();
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(text);
+    json_status_->clear();
+    document_->setJson(parsed, json_);
+  } catch (const nlohmann::json::parse_error& e) {
+    // The byte offset of the error, as line and column.
+    const std::size_t at = std::min<std::size_t>(e.byte, text.size());
+    int line = 1, column = 1;
+    for (std::size_t i = 0; i + 1 < at; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    json_status_->setText(tr("JSON syntax error at line %1, column %2").arg(line).arg(column));
+    json_status_->setStyleSheet("color: #d0312d;");
+  }
+}
+
+void MainWindow::validateNow() { showValidation(document_->validate()); }
+
+void MainWindow::showValidation(const Validation& v) {
+  form_->showValidation(v);
+  if (v.ok) {
+    banner_->hide();
+    banner_->clear();
+    return;
+  }
+  banner_->setText((v.pointer.isEmpty() ? QString() : v.pointer + ": ") + v.message);
+  banner_->show();
+}
+
+QString MainWindow::bannerText() const { return banner_->isHidden() ? QString() : banner_->text(); }
+
+void MainWindow::run() {
+  if (runner_->isRunning()) return;
+  const Validation v = document_->validate();
+  showValidation(v);
+  if (!v.ok) {
+    statusBar()->showMessage(tr("Not run: fix %1 first").arg(v.pointer));
+    return;
+  }
+  runner_->start(document_->json(), document_->baseDir(),
+                 document_->path().isEmpty() ? tr("fmsim-gui (unsaved)") : document_->path());
+}
+
+void MainWindow::cancelRun() { runner_->cancel(); }
+
+void MainWindow::updateTitle() {
+  setWindowTitle(document_->displayName() + (document_->isModified() ? " *" : "") + " - fmsim");
+}
+
+}  // namespace fmsim::gui

@@ -1,0 +1,80 @@
+// fmsim-gui's window: the scenario editor (form and JSON view, kept in sync and validated as the
+// user types), Run/Cancel on a worker thread, and the results.
+#pragma once
+
+#include <QMainWindow>
+#include <QString>
+#include <memory>
+
+#include "report/report.h"
+#include "scenario_document.h"
+
+class QLabel;
+class QMenu;
+class QPlainTextEdit;
+class QProgressBar;
+class QTimer;
+
+namespace fmsim::gui {
+
+class ResultsView;
+class RunController;
+class ScenarioForm;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+
+  // Opens a scenario file; shows an error and returns false when it cannot be read.
+  bool openFile(const QString& path);
+  bool saveTo(const QString& path);
+  void run();
+  void cancelRun();
+
+  // The parts, for tests and screenshots.
+  ScenarioDocument* document() const { return document_; }
+  ScenarioForm* form() const { return form_; }
+  QPlainTextEdit* jsonEditor() const { return json_; }
+  ResultsView* results() const { return results_; }
+  RunController* runner() const { return runner_; }
+  QString bannerText() const;
+  std::shared_ptr<const Report> lastReport() const { return last_; }
+  void validateNow();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void buildMenus();
+  bool maybeSave();
+  void openDialog();
+  bool save();
+  bool saveAs();
+  void addRecent(const QString& path);
+  void rebuildRecent();
+  void showJson();
+  void jsonEdited();
+  void showValidation(const Validation& v);
+  void updateTitle();
+
+  ScenarioDocument* document_;
+  ScenarioForm* form_;
+  QPlainTextEdit* json_;
+  QLabel* json_status_;
+  ResultsView* results_;
+  RunController* runner_;
+  QLabel* banner_;
+  QProgressBar* progress_;
+  QLabel* elapsed_;
+  QTimer* validate_timer_;
+  QTimer* json_timer_;
+  QTimer* tick_;
+  QMenu* recent_menu_ = nullptr;
+  QAction* run_action_ = nullptr;
+  QAction* cancel_action_ = nullptr;
+  std::shared_ptr<const Report> last_;
+};
+
+}  // namespace fmsim::gui

@@ -1,0 +1,218 @@
+#include "results_view.h"
+
+#include <QBarCategoryAxis>
+#include <QBarSet>
+#include <QChart>
+#include <QChartView>
+#include <QFrame>
+#include <QGridLayout>
+#include <QHorizontalStackedBarSeries>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QTabWidget>
+#include <QVBoxLayout>
+#include <QValueAxis>
+#include <cmath>
+
+namespace fmsim::gui {
+
+QString format_seconds(double s) {
+  if (!(s > 0)) return "0 s";
+  if (s < 1e-3) return QString::number(s * 1e6, 'g', 3) + " us";
+  if (s < 1) return QString::number(s * 1e3, 'g', 3) + " ms";
+  if (s < 3600) return QString::number(s, 'g', 4) + " s";
+  if (s < 2 * 86400) return QString::number(s / 3600, 'g', 3) + " h";
+  return QString::number(s / 86400, 'g', 4) + " days";
+}
+
+QString format_count(double v) {
+  const double a = std::abs(v);
+  if (a >= 1e12) return QString::number(v / 1e12, 'g', 4) + "T";
+  if (a >= 1e9) return QString::number(v / 1e9, 'g', 4) + "G";
+  if (a >= 1e6) return QString::number(v / 1e6, 'g', 4) + "M";
+  if (a >= 1e3) return QString::number(v / 1e3, 'g', 4) + "k";
+  return QString::number(v, 'g', 4);
+}
+
+QString format_usd(double usd) { return "$" + format_count(usd); }
+
+namespace {
+
+QChartView* bar_chart(const QString& title) {
+  auto* chart = new QChart;
+  chart->setTitle(title);
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  auto* view = new QChartView(chart);
+  view->setRenderHint(QPainter::Antialiasing);
+  view->setMinimumHeight(200);
+  return view;
+}
+
+// One horizontal stacked bar of `parts` (in order), on an axis labelled `unit` up to `axis_max`.
+void fill_bar(QChartView* view, const std::vector<std::pair<QString, double>>& parts,
+              const QString& category, const QString& unit, double axis_max) {
+  QChart* chart = view->chart();
+  chart->removeAllSeries();
+  for (QAbstractAxis* axis : chart->axes()) chart->removeAxis(axis);
+  auto* series = new QHorizontalStackedBarSeries;
+  for (const auto& [name, value] : parts) {
+    auto* set = new QBarSet(name);
+    *set << value;
+    series->append(set);
+  }
+  chart->addSeries(series);
+  auto* categories = new QBarCategoryAxis;
+  categories->append(category);
+  chart->addAxis(categories, Qt::AlignLeft);
+  series->attachAxis(categories);
+  auto* values = new QValueAxis;
+  values->setTitleText(unit);
+  values->setRange(0, axis_max);
+  chart->addAxis(values, Qt::AlignBottom);
+  series->attachAxis(values);
+}
+
+}  // namespace
+
+ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  auto* card_frame = new QWidget;
+  cards_ = new QGridLayout(card_frame);
+  layout->addWidget(card_frame);
+  tabs_ = new QTabWidget;
+  auto* charts = new QWidget;
+  auto* chart_layout = new QVBoxLayout(charts);
+  step_chart_ = bar_chart(tr("Step time"));
+  memory_chart_ = bar_chart(tr("Memory per GPU"));
+  chart_layout->addWidget(step_chart_);
+  chart_layout->addWidget(memory_chart_);
+  tabs_->addTab(charts, tr("Charts"));
+  text_ = new QPlainTextEdit;
+  text_->setReadOnly(true);
+  QFont mono("monospace");
+  mono.setStyleHint(QFont::TypeWriter);
+  text_->setFont(mono);
+  tabs_->addTab(text_, tr("Report"));
+  layout->addWidget(tabs_, 1);
+  clear(tr("No results yet: Run > Run (Ctrl+R)"));
+}
+
+void ResultsView::clear(const QString& message) {
+  while (QLayoutItem* item = cards_->takeAt(0)) {
+    delete item->widget();
+    delete item;
+  }
+  card_values_.clear();
+  step_.clear();
+  memory_.clear();
+  step_chart_->chart()->removeAllSeries();
+  memory_chart_->chart()->removeAllSeries();
+  text_->setPlainText(message);
+}
+
+void ResultsView::addCard(const QString& title, const QString& value, const QString& tooltip) {
+  auto* frame = new QFrame;
+  frame->setFrameShape(QFrame::StyledPanel);
+  frame->setToolTip(tooltip);
+  auto* v = new QVBoxLayout(frame);
+  auto* name = new QLabel(title);
+  auto* number = new QLabel(value);
+  QFont big = number->font();
+  big.setPointSizeF(big.pointSizeF() * 1.6);
+  big.setBold(true);
+  number->setFont(big);
+  number->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  v->addWidget(name);
+  v->addWidget(number);
+  const int index = static_cast<int>(card_values_.size());
+  cards_->addWidget(frame, index / 3, index % 3);
+  card_values_[title] = value;
+}
+
+QString ResultsView::card(const QString& title) const {
+  const auto it = card_values_.find(title);
+  return it == card_values_.end() ? QString() : it->second;
+}
+
+QStringList ResultsView::cardTitles() const {
+  QStringList titles;
+  for (const auto& [title, value] : card_values_) titles << title;
+  return titles;
+}
+
+void ResultsView::setReport(const Report& report) {
+  clear(QString::fromStdString(render_text(report)));
+  if (!report.infeasible.empty()) {
+    addCard(tr("Infeasible"), QString::fromStdString(report.infeasible), tr("Why it cannot run"));
+    return;
+  }
+  if (report.training) {
+    const TrainingReport& t = *report.training;
+    addCard(tr("Step time"), format_seconds(t.step_s), tr("One optimizer step, simulated"));
+    addCard(tr("Tokens/s"), format_count(t.tokens_per_s), tr("Whole cluster, tokens per second"));
+    addCard(tr("MFU"), QString::number(100 * t.mfu, 'f', 1) + " %",
+            tr("Model FLOPs / (GPUs x dense peak); recomputation not counted"));
+    if (t.estimated) {
+      addCard(tr("Run time"), format_seconds(t.days * 86400),
+              tr("Wall time of the whole run, failures and checkpoints included"));
+      addCard(tr("Cost"), format_usd(t.usd), tr("Compute, spares and storage"));
+      addCard(tr("Goodput"), QString::number(100 * t.run.goodput, 'f', 1) + " %",
+              tr("Useful training time / wall time"));
+    }
+    showStep(t);
+    showMemory(t);
+  }
+  if (report.inference) {
+    const InferenceResult& r = *report.inference;
+    addCard(tr("Output tokens/s"), format_count(r.output_tokens_per_s), tr("Generated tokens"));
+    addCard(tr("TTFT p50 / p99"),
+            format_seconds(r.ttft_s.p50) + " / " + format_seconds(r.ttft_s.p99),
+            tr("Time to first token"));
+    addCard(tr("TPOT p50 / p99"),
+            format_seconds(r.tpot_s.p50) + " / " + format_seconds(r.tpot_s.p99),
+            tr("Time per output token after the first"));
+    addCard(tr("Cost"), format_usd(r.usd), tr("For the simulated requests"));
+  }
+  if (report.collective) {
+    addCard(tr("Avg bus bandwidth"),
+            QString::number(report.collective->avg_busbw_bytes_per_s / 1e9, 'f', 1) + " GB/s",
+            tr("nccl-tests' Avg bus bandwidth over the sweep"));
+  }
+  if (report.rl) {
+    const RlResult& r = *report.rl;
+    addCard(tr("Iteration"), format_seconds(r.iteration_s), tr("Rollout, scoring, train, sync"));
+    addCard(tr("Samples/s"), format_count(r.samples_per_s), tr("Trained samples per second"));
+    addCard(tr("Cost"), format_usd(r.usd), tr("Whole run"));
+  }
+}
+
+void ResultsView::showStep(const TrainingReport& t) {
+  std::vector<std::pair<QString, double>> parts = {{tr("compute"), t.compute_s}};
+  for (const auto& [kind, s] : t.exposed_comm_s) {
+    parts.push_back({tr("exposed %1").arg(QString::fromStdString(kind)), s});
+  }
+  parts.push_back({tr("bubble"), t.bubble_s});
+  parts.push_back({tr("data stall"), t.data_stall_s});
+  double total = 0;
+  for (const auto& [name, s] : parts) {
+    step_[name] = s;
+    total += s;
+  }
+  fill_bar(step_chart_, parts, tr("step"), tr("seconds"), std::max(total, t.step_s) * 1.05);
+}
+
+void ResultsView::showMemory(const TrainingReport& t) {
+  const double gib = 1024.0 * 1024 * 1024;
+  std::vector<std::pair<QString, double>> parts = {{tr("weights"), t.weights / gib},
+                                                   {tr("gradients"), t.grads / gib},
+                                                   {tr("optimizer"), t.optimizer / gib},
+                                                   {tr("activations"), t.activations / gib},
+                                                   {tr("other"), t.other / gib}};
+  const double used = t.memory_total() / gib, capacity = t.capacity / gib;
+  if (capacity > used) parts.push_back({tr("free"), capacity - used});
+  for (const auto& [name, v] : parts) memory_[name] = v;
+  fill_bar(memory_chart_, parts, tr("GPU"), tr("GiB (capacity %1)").arg(capacity, 0, 'f', 1),
+           std::max(used, capacity) * 1.05);
+}
+
+}  // namespace fmsim::gui

@@ -1,0 +1,53 @@
+// A run's results: summary cards, the step-time breakdown and the memory per GPU as stacked bars
+// (training), and the full text report the CLI prints.
+#pragma once
+
+#include <QString>
+#include <QWidget>
+#include <map>
+
+#include "report/report.h"
+
+class QGridLayout;
+class QPlainTextEdit;
+class QTabWidget;
+
+class QChartView;
+
+namespace fmsim::gui {
+
+class ResultsView : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ResultsView(QWidget* parent = nullptr);
+
+  void setReport(const Report& report);
+  void clear(const QString& message);
+
+  // For tests: a card's value as shown ("" when absent), and the charts' series values.
+  QString card(const QString& title) const;
+  QStringList cardTitles() const;
+  std::map<QString, double> stepBreakdown() const { return step_; }
+  std::map<QString, double> memoryBreakdown() const { return memory_; }
+
+ private:
+  void addCard(const QString& title, const QString& value, const QString& tooltip);
+  void showStep(const TrainingReport& t);
+  void showMemory(const TrainingReport& t);
+
+  QGridLayout* cards_ = nullptr;
+  std::map<QString, QString> card_values_;
+  QChartView* step_chart_ = nullptr;
+  QChartView* memory_chart_ = nullptr;
+  QPlainTextEdit* text_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  std::map<QString, double> step_, memory_;
+};
+
+// "1.23 s", "456 ms", "2.5 days", "$1.2M": the units the report uses, for cards and axes.
+QString format_seconds(double s);
+QString format_count(double v);
+QString format_usd(double usd);
+
+}  // namespace fmsim::gui

@@ -1,0 +1,47 @@
+// Runs a scenario on a worker thread (the GUI thread never simulates) and reports back on the GUI
+// thread: finished with the report, failed with the error's pointer and message, or cancelled.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "report/report.h"
+
+class QThread;
+
+namespace fmsim::gui {
+
+class RunController : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit RunController(QObject* parent = nullptr);
+  ~RunController() override;  // cancels a run in flight and waits for it
+
+  bool isRunning() const { return thread_ != nullptr; }
+  qint64 elapsedMs() const { return isRunning() ? clock_.elapsed() : 0; }
+
+  // Parses and runs `document` (relative names resolved against `base_dir`); ignored while a run
+  // is in flight.
+  void start(const nlohmann::json& document, const QString& base_dir, const QString& origin);
+  void cancel();
+
+ signals:
+  void started();
+  void finished(std::shared_ptr<const fmsim::Report> report, qint64 elapsed_ms);
+  void failed(const QString& pointer, const QString& message, int code);
+  void cancelled();
+
+ private:
+  void done();
+
+  QThread* thread_ = nullptr;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  QElapsedTimer clock_;
+};
+
+}  // namespace fmsim::gui
