@@ -19,7 +19,9 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include "catalog_view.h"
 #include "error.h"
+#include "hardware/catalog.h"
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
@@ -46,13 +48,21 @@ MainWindow::MainWindow(QWidget* parent)
   json_layout->addWidget(json_status_);
 
   auto* editor = new QTabWidget;
+  editor->setObjectName("editorTabs");
   editor->addTab(form_, tr("Form"));
   editor->addTab(json_page, tr("JSON"));
 
   results_ = new ResultsView;
+  compare_ = new CompareView;
+  catalog_ = new CatalogView(Catalog::builtin());
+  views_ = new QTabWidget;
+  views_->setObjectName("viewTabs");
+  views_->addTab(results_, tr("Results"));
+  views_->addTab(compare_, tr("Compare"));
+  views_->addTab(catalog_, tr("Catalog"));
   auto* splitter = new QSplitter;
   splitter->addWidget(editor);
-  splitter->addWidget(results_);
+  splitter->addWidget(views_);
   splitter->setStretchFactor(1, 1);
 
   banner_ = new QLabel;
@@ -114,6 +124,11 @@ MainWindow::MainWindow(QWidget* parent)
           [this, stopped](std::shared_ptr<const Report> report, qint64 ms) {
             last_ = report;
             results_->setReport(*report);
+            runs_.push_back({QString("%1 #%2")
+                                 .arg(document_->displayName())
+                                 .arg(static_cast<int>(runs_.size()) + 1),
+                             report});
+            compare_->setRuns(runs_);
             stopped(tr("Done in %1 s").arg(ms / 1000.0, 0, 'f', 2));
           });
   connect(runner_, &RunController::failed, this,
@@ -150,6 +165,18 @@ void MainWindow::buildMenus() {
   cancel_action_ = run_menu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this,
                                        &MainWindow::cancelRun);
   cancel_action_->setEnabled(false);
+  run_menu->addAction(tr("C&lear compared runs"), this, [this] {
+    runs_.clear();
+    compare_->setRuns(runs_);
+  });
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("&Results"), QKeySequence(Qt::CTRL | Qt::Key_1), this,
+                  [this] { showView(0); });
+  view->addAction(tr("&Compare"), QKeySequence(Qt::CTRL | Qt::Key_2), this,
+                  [this] { showView(1); });
+  view->addAction(tr("C&atalog"), QKeySequence(Qt::CTRL | Qt::Key_3), this,
+                  [this] { showView(2); });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("Scenario &reference"), QKeySequence::HelpContents, this, [] {
@@ -305,6 +332,8 @@ void MainWindow::run() {
 }
 
 void MainWindow::cancelRun() { runner_->cancel(); }
+
+void MainWindow::showView(int index) { views_->setCurrentIndex(index); }
 
 void MainWindow::updateTitle() {
   setWindowTitle(document_->displayName() + (document_->isModified() ? " *" : "") + " - fmsim");

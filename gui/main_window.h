@@ -6,6 +6,7 @@
 #include <QString>
 #include <memory>
 
+#include "compare_view.h"
 #include "report/report.h"
 #include "scenario_document.h"
 
@@ -17,6 +18,7 @@ class QTimer;
 
 namespace fmsim::gui {
 
+class CatalogView;
 class ResultsView;
 class RunController;
 class ScenarioForm;
@@ -38,6 +40,10 @@ class MainWindow : public QMainWindow {
   ScenarioForm* form() const { return form_; }
   QPlainTextEdit* jsonEditor() const { return json_; }
   ResultsView* results() const { return results_; }
+  CompareView* compare() const { return compare_; }
+  const std::vector<RunRecord>& runs() const { return runs_; }
+  // The right-hand views: 0 results, 1 compare, 2 catalog.
+  void showView(int index);
   RunController* runner() const { return runner_; }
   QString bannerText() const;
   std::shared_ptr<const Report> lastReport() const { return last_; }
@@ -64,6 +70,10 @@ class MainWindow : public QMainWindow {
   QPlainTextEdit* json_;
   QLabel* json_status_;
   ResultsView* results_;
+  CompareView* compare_;
+  CatalogView* catalog_;
+  class QTabWidget* views_;
+  std::vector<RunRecord> runs_;
   RunController* runner_;
   QLabel* banner_;
   QProgressBar* progress_;

@@ -6,9 +6,12 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTimer>
 #include <QtTest>
 
+#include "catalog_view.h"
+#include "hardware/catalog.h"
 #include "main_window.h"
 #include "results_view.h"
 #include "run_controller.h"
@@ -128,6 +131,53 @@ class MainWindowTest : public QObject {
     QCOMPARE(finished.count() + cancelled.count(), 1);
   }
 
+  void twoRunsAreComparedSideBySide() {
+    // The same SFT scenario in BF16 and FP8: the step time differs, the compare table
+    // shows both with the second highlighted, and the chart has the two step times.
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.runs().size() == 1, 120000);
+    qobject_cast<QComboBox*>(w.form()->control("/workload/precision"))->setCurrentText("fp8");
+    w.validateNow();
+    QVERIFY2(w.bannerText().isEmpty(), qPrintable(w.bannerText()));
+    w.run();
+    QVERIFY(w.runner()->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(w.runs().size() == 2, 120000);
+    QTableWidget* table = w.compare()->table();
+    QCOMPARE(table->columnCount(), 2);
+    int step_row = -1;
+    for (int r = 0; r < table->rowCount(); ++r) {
+      if (table->verticalHeaderItem(r)->text() == "step time (s)") step_row = r;
+    }
+    QVERIFY(step_row >= 0);
+    const double first = w.runs()[0].report->training->step_s;
+    const double second = w.runs()[1].report->training->step_s;
+    QVERIFY(first != second);
+    QCOMPARE(table->item(step_row, 1)->data(Qt::UserRole).toBool(),
+             std::abs(second / first - 1) > 0.005);
+    w.compare()->setChartMetric("step time (s)");
+    const std::vector<double> bars = w.compare()->chartValues();
+    QCOMPARE(bars.size(), std::size_t{2});
+    QCOMPARE(bars[0], first);
+    QCOMPARE(bars[1], second);
+  }
+
+  void theCatalogListsEveryInstanceWithItsSources() {
+    MainWindow w;
+    const fmsim::Catalog& catalog = fmsim::Catalog::builtin();
+    auto* view = w.findChild<fmsim::gui::CatalogView*>();
+    QVERIFY(view != nullptr);
+    QCOMPARE(view->instanceTable()->rowCount(), static_cast<int>(catalog.instances().size()));
+    QCOMPARE(view->gpuTable()->rowCount(), static_cast<int>(catalog.gpus().size()));
+    // p5.48xlarge's GPU count cell names its source.
+    for (int r = 0; r < view->instanceTable()->rowCount(); ++r) {
+      if (view->instanceTable()->item(r, 0)->text() != "p5.48xlarge") continue;
+      QCOMPARE(view->instanceTable()->item(r, 2)->text(), QString("8"));
+      QVERIFY(view->instanceTable()->item(r, 2)->toolTip().startsWith("source: "));
+    }
+  }
+
   // With FMSIM_GUI_SCREENSHOTS=DIR, captures the main views to DIR/*.png (docs/images is made this
   // way: FMSIM_GUI_SCREENSHOTS=docs/images QT_QPA_PLATFORM=offscreen fmsim_gui_tests).
   void screenshots() {
@@ -141,7 +191,7 @@ class MainWindowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 300000);
     QTest::qWait(200);
     QVERIFY(w.grab().save(dir + "/gui-results.png"));
-    auto* tabs = w.findChild<QTabWidget*>();
+    auto* tabs = w.findChild<QTabWidget*>("editorTabs");
     QVERIFY(tabs != nullptr);
     tabs->setCurrentIndex(1);  // the JSON view
     QTest::qWait(100);
@@ -151,6 +201,16 @@ class MainWindowTest : public QObject {
     QTRY_VERIFY(!w.form()->errorAt("/workload/parallelism/tp").isEmpty());
     QTest::qWait(100);
     QVERIFY(w.grab().save(dir + "/gui-error.png"));
+    spin(w, "/workload/parallelism/tp")->setValue(8);
+    spin(w, "/workload/parallelism/pp")->setValue(8);
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.runs().size() == 2, 300000);
+    w.showView(1);
+    QTest::qWait(200);
+    QVERIFY(w.grab().save(dir + "/gui-compare.png"));
+    w.showView(2);
+    QTest::qWait(100);
+    QVERIFY(w.grab().save(dir + "/gui-catalog.png"));
   }
 };
 
