@@ -22,6 +22,7 @@
 #include "catalog_view.h"
 #include "error.h"
 #include "hardware/catalog.h"
+#include "plan_view.h"
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
@@ -59,6 +60,15 @@ MainWindow::MainWindow(QWidget* parent)
   views_->setObjectName("viewTabs");
   views_->addTab(results_, tr("Results"));
   views_->addTab(compare_, tr("Compare"));
+  plan_ = new PlanView;
+  views_->addTab(plan_, tr("Plan"));
+  connect(plan_, &PlanView::openScenario, this,
+          [this](const nlohmann::json& scenario, const QString& label) {
+            if (!maybeSave()) return;
+            document_->adopt(scenario);
+            results_->clear(tr("Opened %1 from the plan: Run > Run (Ctrl+R)").arg(label));
+            statusBar()->showMessage(tr("Opened %1").arg(label));
+          });
   views_->addTab(catalog_, tr("Catalog"));
   auto* splitter = new QSplitter;
   splitter->addWidget(editor);
@@ -175,8 +185,9 @@ void MainWindow::buildMenus() {
                   [this] { showView(0); });
   view->addAction(tr("&Compare"), QKeySequence(Qt::CTRL | Qt::Key_2), this,
                   [this] { showView(1); });
-  view->addAction(tr("C&atalog"), QKeySequence(Qt::CTRL | Qt::Key_3), this,
-                  [this] { showView(2); });
+  view->addAction(tr("&Plan"), QKeySequence(Qt::CTRL | Qt::Key_3), this, [this] { showView(2); });
+  view->addAction(tr("C&atalog"), QKeySequence(Qt::CTRL | Qt::Key_4), this,
+                  [this] { showView(3); });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("Scenario &reference"), QKeySequence::HelpContents, this, [] {

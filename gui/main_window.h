@@ -19,6 +19,7 @@ class QTimer;
 namespace fmsim::gui {
 
 class CatalogView;
+class PlanView;
 class ResultsView;
 class RunController;
 class ScenarioForm;
@@ -41,8 +42,9 @@ class MainWindow : public QMainWindow {
   QPlainTextEdit* jsonEditor() const { return json_; }
   ResultsView* results() const { return results_; }
   CompareView* compare() const { return compare_; }
+  PlanView* plan() const { return plan_; }
   const std::vector<RunRecord>& runs() const { return runs_; }
-  // The right-hand views: 0 results, 1 compare, 2 catalog.
+  // The right-hand views: 0 results, 1 compare, 2 plan, 3 catalog.
   void showView(int index);
   RunController* runner() const { return runner_; }
   QString bannerText() const;
@@ -72,6 +74,7 @@ class MainWindow : public QMainWindow {
   ResultsView* results_;
   CompareView* compare_;
   CatalogView* catalog_;
+  PlanView* plan_;
   class QTabWidget* views_;
   std::vector<RunRecord> runs_;
   RunController* runner_;

@@ -68,6 +68,14 @@ void ScenarioDocument::newFromDefault() {
   emit changed(nullptr);
 }
 
+void ScenarioDocument::adopt(const nlohmann::json& document) {
+  document_ = document;
+  path_.clear();
+  modified_ = false;
+  setModified(true);
+  emit changed(nullptr);
+}
+
 Validation ScenarioDocument::validate() const {
   Validation v;
   try {

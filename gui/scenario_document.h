@@ -41,6 +41,8 @@ class ScenarioDocument : public QObject {
   // Writes the document; throws fmsim::Error naming the path when it cannot.
   void save(const QString& path);
   void newFromDefault();
+  // Takes `document` as a new, unsaved scenario (a plan's point): no path, marked modified.
+  void adopt(const nlohmann::json& document);
 
   Validation validate() const;
 

@@ -13,6 +13,7 @@
 #include "catalog_view.h"
 #include "hardware/catalog.h"
 #include "main_window.h"
+#include "plan_view.h"
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
@@ -163,6 +164,37 @@ class MainWindowTest : public QObject {
     QCOMPARE(bars[1], second);
   }
 
+  void aPlanRunsItsFrontOpensAPointAndExportsCsv() {
+    // tests/data/plan-mpi.json: 24 points of Llama 3 8B on 1-2 p5 nodes under days_max 0.002.
+    MainWindow w;
+    fmsim::gui::PlanView* plan = w.plan();
+    QVERIFY(plan->openPlan(QStringLiteral(FMSIM_SOURCE_DIR "/tests/data/plan-mpi.json")));
+    QSignalSpy done(plan, &fmsim::gui::PlanView::finished);
+    plan->runPlan();
+    QVERIFY(plan->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 120000);
+    const fmsim::PlanResult* result = plan->result();
+    QVERIFY(result != nullptr);
+    QCOMPARE(result->space, std::size_t{24});
+    QVERIFY(!result->front.empty());
+    QCOMPARE(plan->frontPoints(), result->front);
+    // Clicking the first front point opens its scenario as a new, unsaved document.
+    plan->activateFrontPoint(0);
+    const fmsim::PlanMetrics& m = result->points[result->front[0]].metrics;
+    QCOMPARE(w.document()->json()["cluster"]["nodes"].get<int>(), m.nodes);
+    QCOMPARE(w.document()->json()["workload"]["parallelism"]["tp"].get<int>(), m.tp);
+    QVERIFY(w.document()->isModified());
+    QVERIFY(w.document()->path().isEmpty());
+    // The CSV has a header and one line per point.
+    QTemporaryDir dir;
+    const QString csv = dir.filePath("points.csv");
+    QVERIFY(plan->exportCsv(csv));
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 25);
+  }
+
   void theCatalogListsEveryInstanceWithItsSources() {
     MainWindow w;
     const fmsim::Catalog& catalog = fmsim::Catalog::builtin();
@@ -208,9 +240,16 @@ class MainWindowTest : public QObject {
     w.showView(1);
     QTest::qWait(200);
     QVERIFY(w.grab().save(dir + "/gui-compare.png"));
-    w.showView(2);
+    w.showView(3);
     QTest::qWait(100);
     QVERIFY(w.grab().save(dir + "/gui-catalog.png"));
+    QVERIFY(w.plan()->openPlan(QStringLiteral(FMSIM_SOURCE_DIR "/tests/data/plan-mpi.json")));
+    QSignalSpy planned(w.plan(), &fmsim::gui::PlanView::finished);
+    w.plan()->runPlan();
+    QTRY_VERIFY_WITH_TIMEOUT(planned.count() == 1, 120000);
+    w.showView(2);
+    QTest::qWait(200);
+    QVERIFY(w.grab().save(dir + "/gui-plan.png"));
   }
 };
 
