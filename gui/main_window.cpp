@@ -175,6 +175,10 @@ void MainWindow::buildMenus() {
   cancel_action_ = run_menu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this,
                                        &MainWindow::cancelRun);
   cancel_action_->setEnabled(false);
+  trace_action_ = run_menu->addAction(tr("Record &timeline"));
+  trace_action_->setCheckable(true);
+  trace_action_->setChecked(true);
+  trace_action_->setToolTip(tr("Keep the trace of the run for the Timeline tab"));
   run_menu->addAction(tr("C&lear compared runs"), this, [this] {
     runs_.clear();
     compare_->setRuns(runs_);
@@ -339,7 +343,8 @@ void MainWindow::run() {
     return;
   }
   runner_->start(document_->json(), document_->baseDir(),
-                 document_->path().isEmpty() ? tr("fmsim-gui (unsaved)") : document_->path());
+                 document_->path().isEmpty() ? tr("fmsim-gui (unsaved)") : document_->path(),
+                 trace_action_->isChecked());
 }
 
 void MainWindow::cancelRun() { runner_->cancel(); }

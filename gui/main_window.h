@@ -87,6 +87,7 @@ class MainWindow : public QMainWindow {
   QMenu* recent_menu_ = nullptr;
   QAction* run_action_ = nullptr;
   QAction* cancel_action_ = nullptr;
+  QAction* trace_action_ = nullptr;
   std::shared_ptr<const Report> last_;
 };
 

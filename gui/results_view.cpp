@@ -1,6 +1,7 @@
 #include "results_view.h"
 
 #include <QBarCategoryAxis>
+#include <QBarSeries>
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
@@ -8,11 +9,16 @@
 #include <QGridLayout>
 #include <QHorizontalStackedBarSeries>
 #include <QLabel>
+#include <QLineSeries>
+#include <QLogValueAxis>
 #include <QPlainTextEdit>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QVBoxLayout>
 #include <QValueAxis>
 #include <cmath>
+
+#include "timeline_view.h"
 
 namespace fmsim::gui {
 
@@ -84,9 +90,18 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
   auto* chart_layout = new QVBoxLayout(charts);
   step_chart_ = bar_chart(tr("Step time"));
   memory_chart_ = bar_chart(tr("Memory per GPU"));
+  curve_chart_ = bar_chart(tr("Bus bandwidth against size"));
+  latency_chart_ = bar_chart(tr("Latency percentiles"));
   chart_layout->addWidget(step_chart_);
   chart_layout->addWidget(memory_chart_);
+  chart_layout->addWidget(curve_chart_);
+  chart_layout->addWidget(latency_chart_);
   tabs_->addTab(charts, tr("Charts"));
+  timeline_ = new TimelineView;
+  auto* scroll = new QScrollArea;
+  scroll->setWidgetResizable(true);
+  scroll->setWidget(timeline_);
+  tabs_->addTab(scroll, tr("Timeline"));
   text_ = new QPlainTextEdit;
   text_->setReadOnly(true);
   QFont mono("monospace");
@@ -105,8 +120,13 @@ void ResultsView::clear(const QString& message) {
   card_values_.clear();
   step_.clear();
   memory_.clear();
-  step_chart_->chart()->removeAllSeries();
-  memory_chart_->chart()->removeAllSeries();
+  curve_.clear();
+  latency_.clear();
+  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_}) {
+    v->chart()->removeAllSeries();
+    v->hide();
+  }
+  timeline_->setTrace(Trace{});
   text_->setPlainText(message);
 }
 
@@ -142,6 +162,7 @@ QStringList ResultsView::cardTitles() const {
 
 void ResultsView::setReport(const Report& report) {
   clear(QString::fromStdString(render_text(report)));
+  timeline_->setTrace(report.trace);
   if (!report.infeasible.empty()) {
     addCard(tr("Infeasible"), QString::fromStdString(report.infeasible), tr("Why it cannot run"));
     return;
@@ -172,11 +193,13 @@ void ResultsView::setReport(const Report& report) {
             format_seconds(r.tpot_s.p50) + " / " + format_seconds(r.tpot_s.p99),
             tr("Time per output token after the first"));
     addCard(tr("Cost"), format_usd(r.usd), tr("For the simulated requests"));
+    showLatency(r);
   }
   if (report.collective) {
     addCard(tr("Avg bus bandwidth"),
             QString::number(report.collective->avg_busbw_bytes_per_s / 1e9, 'f', 1) + " GB/s",
             tr("nccl-tests' Avg bus bandwidth over the sweep"));
+    showCurve(*report.collective);
   }
   if (report.rl) {
     const RlResult& r = *report.rl;
@@ -199,6 +222,75 @@ void ResultsView::showStep(const TrainingReport& t) {
     total += s;
   }
   fill_bar(step_chart_, parts, tr("step"), tr("seconds"), std::max(total, t.step_s) * 1.05);
+  step_chart_->show();
+}
+
+void ResultsView::showCurve(const CollectiveResult& c) {
+  QChart* chart = curve_chart_->chart();
+  for (QAbstractAxis* axis : chart->axes()) chart->removeAxis(axis);
+  auto* line = new QLineSeries;
+  line->setName(QString::fromStdString(c.op) + tr(", %1 ranks").arg(c.ranks));
+  line->setPointsVisible(true);
+  double top = 0, lo = 0, hi = 0;
+  for (const CollectiveRow& row : c.rows) {
+    if (!(row.bytes > 0)) continue;
+    const double gbps = row.busbw_bytes_per_s / 1e9;
+    line->append(row.bytes, gbps);
+    curve_.push_back({row.bytes, gbps});
+    top = std::max(top, gbps);
+    lo = lo == 0 ? row.bytes : std::min(lo, row.bytes);
+    hi = std::max(hi, row.bytes);
+  }
+  chart->addSeries(line);
+  auto* x = new QLogValueAxis;
+  x->setBase(2);
+  x->setLabelFormat("%.0g");
+  x->setTitleText(tr("size (bytes, log)"));
+  x->setRange(lo > 0 ? lo : 1, hi > lo ? hi : 2);
+  auto* y = new QValueAxis;
+  y->setTitleText(tr("bus bandwidth (GB/s)"));
+  y->setRange(0, top > 0 ? top * 1.1 : 1);
+  chart->addAxis(x, Qt::AlignBottom);
+  chart->addAxis(y, Qt::AlignLeft);
+  line->attachAxis(x);
+  line->attachAxis(y);
+  curve_chart_->show();
+}
+
+void ResultsView::showLatency(const InferenceResult& r) {
+  QChart* chart = latency_chart_->chart();
+  for (QAbstractAxis* axis : chart->axes()) chart->removeAxis(axis);
+  const std::vector<std::pair<QString, Percentiles>> rows = {
+      {tr("TTFT"), r.ttft_s}, {tr("TPOT"), r.tpot_s}, {tr("end to end"), r.e2e_s}};
+  auto* p50 = new QBarSet(tr("p50"));
+  auto* p99 = new QBarSet(tr("p99"));
+  QStringList names;
+  double top = 0;
+  for (const auto& [name, p] : rows) {
+    *p50 << p.p50 * 1e3;
+    *p99 << p.p99 * 1e3;
+    names << name;
+    latency_[name] = {p.p50, p.p99};
+    top = std::max(top, p.p99 * 1e3);
+  }
+  auto* series = new QBarSeries;
+  series->append(p50);
+  series->append(p99);
+  chart->addSeries(series);
+  auto* x = new QBarCategoryAxis;
+  x->append(names);
+  auto* y = new QLogValueAxis;
+  y->setBase(10);
+  y->setTitleText(tr("milliseconds (log)"));
+  y->setLabelFormat("%g");
+  double bottom = top;
+  for (const auto& [name, p] : rows) bottom = std::min(bottom, std::max(p.p50 * 1e3, 1e-3));
+  y->setRange(std::max(bottom / 2, 1e-3), top > 0 ? top * 2 : 1);
+  chart->addAxis(x, Qt::AlignBottom);
+  chart->addAxis(y, Qt::AlignLeft);
+  series->attachAxis(x);
+  series->attachAxis(y);
+  latency_chart_->show();
 }
 
 void ResultsView::showMemory(const TrainingReport& t) {
@@ -213,6 +305,7 @@ void ResultsView::showMemory(const TrainingReport& t) {
   for (const auto& [name, v] : parts) memory_[name] = v;
   fill_bar(memory_chart_, parts, tr("GPU"), tr("GiB (capacity %1)").arg(capacity, 0, 'f', 1),
            std::max(used, capacity) * 1.05);
+  memory_chart_->show();
 }
 
 }  // namespace fmsim::gui

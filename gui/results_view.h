@@ -5,6 +5,8 @@
 #include <QString>
 #include <QWidget>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "report/report.h"
 
@@ -15,6 +17,8 @@ class QTabWidget;
 class QChartView;
 
 namespace fmsim::gui {
+
+class TimelineView;
 
 class ResultsView : public QWidget {
   Q_OBJECT
@@ -30,16 +34,27 @@ class ResultsView : public QWidget {
   QStringList cardTitles() const;
   std::map<QString, double> stepBreakdown() const { return step_; }
   std::map<QString, double> memoryBreakdown() const { return memory_; }
+  // (bytes, bus bandwidth in GB/s) of a collective sweep; (p50, p99) seconds by latency name.
+  std::vector<std::pair<double, double>> busbwCurve() const { return curve_; }
+  std::map<QString, std::pair<double, double>> latencies() const { return latency_; }
+  TimelineView* timeline() const { return timeline_; }
 
  private:
   void addCard(const QString& title, const QString& value, const QString& tooltip);
   void showStep(const TrainingReport& t);
   void showMemory(const TrainingReport& t);
+  void showCurve(const CollectiveResult& c);
+  void showLatency(const InferenceResult& r);
 
   QGridLayout* cards_ = nullptr;
   std::map<QString, QString> card_values_;
   QChartView* step_chart_ = nullptr;
   QChartView* memory_chart_ = nullptr;
+  QChartView* curve_chart_ = nullptr;
+  QChartView* latency_chart_ = nullptr;
+  TimelineView* timeline_ = nullptr;
+  std::vector<std::pair<double, double>> curve_;
+  std::map<QString, std::pair<double, double>> latency_;
   QPlainTextEdit* text_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   std::map<QString, double> step_, memory_;

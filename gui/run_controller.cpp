@@ -24,7 +24,7 @@ RunController::~RunController() {
 }
 
 void RunController::start(const nlohmann::json& document, const QString& base_dir,
-                          const QString& origin) {
+                          const QString& origin, bool trace) {
   if (thread_ != nullptr) return;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
   const auto flag = cancel_;
@@ -32,13 +32,14 @@ void RunController::start(const nlohmann::json& document, const QString& base_di
   const std::string from = origin.toStdString();
   clock_.start();
   // The worker owns copies of what it needs; it reports through queued calls on this object.
-  thread_ = QThread::create([this, document, dir, from, flag] {
+  thread_ = QThread::create([this, document, dir, from, flag, trace] {
     try {
       const Catalog& catalog = Catalog::builtin();
       const Scenario scenario = parse_scenario(document, catalog, dir);
       RunOptions options;
       options.scenario_origin = from;
       options.cancel = flag.get();
+      options.trace = trace;
       auto report = std::make_shared<const Report>(run_scenario(scenario, catalog, options));
       QMetaObject::invokeMethod(
           this,

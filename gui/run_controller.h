@@ -27,7 +27,9 @@ class RunController : public QObject {
 
   // Parses and runs `document` (relative names resolved against `base_dir`); ignored while a run
   // is in flight.
-  void start(const nlohmann::json& document, const QString& base_dir, const QString& origin);
+  // With `trace`, the report carries the timeline (RunOptions::trace).
+  void start(const nlohmann::json& document, const QString& base_dir, const QString& origin,
+             bool trace = true);
   void cancel();
 
  signals:

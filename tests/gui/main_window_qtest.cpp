@@ -17,6 +17,7 @@
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
+#include "timeline_view.h"
 
 using fmsim::gui::MainWindow;
 
@@ -132,6 +133,55 @@ class MainWindowTest : public QObject {
     QCOMPARE(finished.count() + cancelled.count(), 1);
   }
 
+  void aCollectiveRunShowsTheBusBandwidthCurve() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("nccl-p5-1node-all_reduce")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
+    const fmsim::CollectiveResult& c = *w.lastReport()->collective;
+    const auto curve = w.results()->busbwCurve();
+    QCOMPARE(curve.size(), c.rows.size());
+    for (std::size_t i = 0; i < curve.size(); ++i) {
+      QCOMPARE(curve[i].first, c.rows[i].bytes);
+      QCOMPARE(curve[i].second, c.rows[i].busbw_bytes_per_s / 1e9);
+    }
+    QVERIFY(w.results()->card("Avg bus bandwidth").endsWith("GB/s"));
+  }
+
+  void aServingRunShowsItsLatencyPercentiles() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-serve-p5-1node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
+    const fmsim::InferenceResult& r = *w.lastReport()->inference;
+    const auto latencies = w.results()->latencies();
+    QCOMPARE(latencies.at("TTFT").second, r.ttft_s.p99);
+    QCOMPARE(latencies.at("TPOT").first, r.tpot_s.p50);
+    QCOMPARE(latencies.at("end to end").second, r.e2e_s.p99);
+  }
+
+  void theTimelineShowsTheTraceAndZooms() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
+    fmsim::gui::TimelineView* timeline = w.results()->timeline();
+    const fmsim::Trace& trace = w.lastReport()->trace;
+    QVERIFY(!trace.spans.empty());
+    QCOMPARE(timeline->spanCount(), static_cast<int>(trace.spans.size()));
+    QVERIFY(timeline->rows() > 0);
+    const auto [t0, t1] = timeline->range();
+    // Zooming in by 2 around the middle keeps the middle and halves the range; panning past the
+    // end stops at the end; the range never leaves the trace.
+    const double mid = (t0 + t1) / 2;
+    timeline->zoom(0.5, mid);
+    QCOMPARE(timeline->range().second - timeline->range().first, (t1 - t0) / 2);
+    QVERIFY(std::abs((timeline->range().first + timeline->range().second) / 2 - mid) <
+            1e-9 * (t1 - t0));
+    timeline->setRange(t1, t1 + (t1 - t0) / 2);
+    QCOMPARE(timeline->range().second, t1);
+  }
+
   void twoRunsAreComparedSideBySide() {
     // The same SFT scenario in BF16 and FP8: the step time differs, the compare table
     // shows both with the second highlighted, and the chart has the two step times.
@@ -223,6 +273,12 @@ class MainWindowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 300000);
     QTest::qWait(200);
     QVERIFY(w.grab().save(dir + "/gui-results.png"));
+    auto* result_tabs = w.results()->findChild<QTabWidget*>();
+    QVERIFY(result_tabs != nullptr);
+    result_tabs->setCurrentIndex(1);  // the timeline
+    QTest::qWait(100);
+    QVERIFY(w.grab().save(dir + "/gui-timeline.png"));
+    result_tabs->setCurrentIndex(0);
     auto* tabs = w.findChild<QTabWidget*>("editorTabs");
     QVERIFY(tabs != nullptr);
     tabs->setCurrentIndex(1);  // the JSON view
