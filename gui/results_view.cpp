@@ -92,10 +92,9 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
   memory_chart_ = bar_chart(tr("Memory per GPU"));
   curve_chart_ = bar_chart(tr("Bus bandwidth against size"));
   latency_chart_ = bar_chart(tr("Latency percentiles"));
-  chart_layout->addWidget(step_chart_);
-  chart_layout->addWidget(memory_chart_);
-  chart_layout->addWidget(curve_chart_);
-  chart_layout->addWidget(latency_chart_);
+  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_}) {
+    chart_layout->addWidget(v, 1);  // the shown ones share the height
+  }
   tabs_->addTab(charts, tr("Charts"));
   timeline_ = new TimelineView;
   auto* scroll = new QScrollArea;

@@ -39,6 +39,14 @@ void ScenarioDocument::setValue(const QString& pointer, const nlohmann::json& va
   setJson(next, origin);
 }
 
+void ScenarioDocument::removeValue(const QString& pointer, const QObject* origin) {
+  const nlohmann::json::json_pointer p(pointer.toStdString());
+  if (!document_.contains(p)) return;
+  nlohmann::json next = document_;
+  next.at(p.parent_pointer()).erase(p.back());
+  setJson(next, origin);
+}
+
 void ScenarioDocument::load(const QString& path) {
   document_ = read_json_file(path.toStdString());
   path_ = path;

@@ -35,6 +35,8 @@ class ScenarioDocument : public QObject {
   void setJson(const nlohmann::json& document, const QObject* origin = nullptr);
   // Sets one field, creating missing objects on the way (fmsim::set_at_pointer).
   void setValue(const QString& pointer, const nlohmann::json& value, const QObject* origin);
+  // Removes one field (so that its default applies); nothing when it is not there.
+  void removeValue(const QString& pointer, const QObject* origin);
 
   // Throws fmsim::Error naming the path (and line and column for a syntax error).
   void load(const QString& path);

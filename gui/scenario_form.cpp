@@ -1,6 +1,7 @@
 #include "scenario_form.h"
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
@@ -8,6 +9,7 @@
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QVBoxLayout>
+#include <cmath>
 
 #include "hardware/catalog.h"
 #include "model/model.h"
@@ -59,6 +61,14 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
            tr("AWS instance type from the catalog: its GPUs, NVLink domain, EFA and price"));
   addSpin(cf, tr("Nodes"), "/cluster/nodes", 1, 1'000'000,
           tr("Number of instances; GPUs = nodes x GPUs per instance"));
+  addDouble(cf, tr("Oversubscription"), "/cluster/network/oversubscription", 1, 1e6, 2, "",
+            tr("Leaf downlink : uplink capacity of the fat tree; 1 is non-blocking"),
+            tr("default (1)"));
+  addCombo(cf, tr("Pricing"), "/cluster/pricing/model", {"on-demand", "reserved", "capacity-block"},
+           tr("How the cluster is paid for; the catalog has on-demand prices"));
+  addDouble(cf, tr("Price per GPU-hour"), "/cluster/pricing/usd_per_gpu_hour", 0, 1e6, 2, " $",
+            tr("Overrides the catalog's price (reserved or negotiated), dollars per GPU-hour"),
+            tr("catalog"));
   column->addWidget(cluster);
 
   auto* model = new QGroupBox(tr("Model"));
@@ -67,11 +77,33 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
            tr("A model preset (sim/model); a custom model is edited in the JSON view"));
   column->addWidget(model);
 
-  auto* workload = new QGroupBox(tr("Workload"));
-  auto* wf = new QFormLayout(workload);
-  addCombo(wf, tr("Stage"), "/workload/stage", {"pretrain", "sft", "rl", "inference", "collective"},
+  auto* stage = new QGroupBox(tr("Stage"));
+  auto* sf = new QFormLayout(stage);
+  addCombo(sf, tr("Stage"), "/workload/stage", {"pretrain", "sft", "rl", "inference", "collective"},
            tr("pretrain and sft simulate a training step; rl a rollout/train iteration; "
               "inference a serving run; collective an nccl-tests sweep"));
+  column->addWidget(stage);
+
+  collective_ = new QGroupBox(tr("Collective"));
+  auto* kf = new QFormLayout(collective_);
+  addCombo(kf, tr("Operation"), "/workload/op",
+           {"all_reduce", "all_gather", "reduce_scatter", "alltoall", "broadcast", "sendrecv"},
+           tr("The collective, as nccl-tests' *_perf binary"));
+  addDouble(kf, tr("Largest size"), "/workload/max_bytes", 1, 1e15, 0, " B",
+            tr("Largest size of the sweep in bytes [-e]"), tr("default (8 GiB)"));
+  column->addWidget(collective_);
+
+  serving_ = new QGroupBox(tr("Serving"));
+  auto* vf = new QFormLayout(serving_);
+  addDouble(vf, tr("Request rate"), "/workload/requests/rate_per_s", 0.01, 1e9, 2, " /s",
+            tr("Prompts per second (Poisson arrivals)"), tr("default (1)"));
+  addSpin(vf, tr("Max batch"), "/workload/batching/max_batch", 1, 1'048'576,
+          tr("Sequences running at once per replica (sequences)"));
+  column->addWidget(serving_);
+
+  auto* workload = new QGroupBox(tr("Training"));
+  training_ = workload;
+  auto* wf = new QFormLayout(workload);
   addSpin(wf, tr("Sequence length"), "/workload/seq_len", 1, 16'777'216,
           tr("Tokens per sequence (tokens)"));
   addSpin(wf, tr("Global batch"), "/workload/global_batch", 1, 1'073'741'824,
@@ -83,6 +115,7 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
   column->addWidget(workload);
 
   auto* parallel = new QGroupBox(tr("Parallelism"));
+  parallel_ = parallel;
   auto* pf = new QFormLayout(parallel);
   const QString p = "/workload/parallelism/";
   addSpin(pf, tr("Tensor (tp)"), p + "tp", 1, 1024,
@@ -115,7 +148,11 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
   outer->addWidget(scroll);
 
   connect(document_, &ScenarioDocument::changed, this, [this](const QObject* origin) {
-    if (origin != this) refresh();
+    if (origin != this) {
+      refresh();
+    } else {
+      updateGroups();
+    }
   });
   refresh();
 }
@@ -142,10 +179,39 @@ QSpinBox* ScenarioForm::addSpin(QFormLayout* form, const QString& label, const Q
   return spin;
 }
 
+QDoubleSpinBox* ScenarioForm::addDouble(QFormLayout* form, const QString& label,
+                                        const QString& pointer, double min, double max,
+                                        int decimals, const QString& suffix, const QString& tooltip,
+                                        const QString& absent) {
+  auto* spin = new QDoubleSpinBox;
+  spin->setDecimals(decimals);
+  // One step below `min` stands for "absent": the field's default applies.
+  const double none = min - std::pow(10.0, -decimals);
+  spin->setRange(none, max);
+  spin->setSuffix(suffix);
+  spin->setSpecialValueText(absent);
+  spin->setValue(none);
+  spin->setGroupSeparatorShown(true);
+  spin->setToolTip(tooltip);
+  spin->setAccessibleName(pointer);
+  form->addRow(label, spin);
+  fields_.push_back({pointer, spin, tooltip, {}});
+  connect(spin, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+          [this, pointer, spin](double v) {
+            if (v <= spin->minimum()) {
+              document_->removeValue(pointer, this);
+            } else {
+              edited(pointer, v);
+            }
+          });
+  return spin;
+}
+
 QComboBox* ScenarioForm::addCombo(QFormLayout* form, const QString& label, const QString& pointer,
                                   const QStringList& items, const QString& tooltip) {
   auto* combo = new QComboBox;
   combo->addItems(items);
+  combo->setPlaceholderText(tr("default"));  // shown while the field is absent
   combo->setToolTip(tooltip);
   combo->setAccessibleName(pointer);
   form->addRow(label, combo);
@@ -173,7 +239,21 @@ void ScenarioForm::edited(const QString& pointer, const nlohmann::json& value) {
   document_->setValue(pointer, value, this);
 }
 
+void ScenarioForm::updateGroups() {
+  const nlohmann::json& doc = document_->json();
+  // The stage's own knobs only.
+  const nlohmann::json* stage = at(doc, "/workload/stage");
+  const std::string name =
+      stage != nullptr && stage->is_string() ? stage->get<std::string>() : "collective";
+  const bool training = name == "pretrain" || name == "sft";
+  training_->setVisible(training);
+  parallel_->setVisible(training);
+  collective_->setVisible(name == "collective");
+  serving_->setVisible(name == "inference");
+}
+
 void ScenarioForm::refresh() {
+  updateGroups();
   const nlohmann::json& doc = document_->json();
   for (const Field& f : fields_) {
     const QString pointer = f.pointer == "/model" ? modelPointer() : f.pointer;
@@ -187,6 +267,9 @@ void ScenarioForm::refresh() {
       }
       spin->setEnabled(value == nullptr || value->is_number() ||
                        !spin->specialValueText().isEmpty());
+    } else if (auto* dspin = qobject_cast<QDoubleSpinBox*>(f.widget)) {
+      dspin->setValue(value != nullptr && value->is_number() ? value->get<double>()
+                                                             : dspin->minimum());
     } else if (auto* combo = qobject_cast<QComboBox*>(f.widget)) {
       QString text;
       if (value != nullptr && value->is_string())

@@ -10,6 +10,8 @@
 #include "scenario_document.h"
 
 class QComboBox;
+class QDoubleSpinBox;
+class QGroupBox;
 class QFormLayout;
 class QLabel;
 class QSpinBox;
@@ -37,9 +39,14 @@ class ScenarioForm : public QWidget {
     QString error;
   };
   void refresh();
+  void updateGroups();  // shows the groups of the document's stage
   void edited(const QString& pointer, const nlohmann::json& value);
   QSpinBox* addSpin(QFormLayout* form, const QString& label, const QString& pointer, int min,
                     int max, const QString& tooltip, const QString& special = QString());
+  // A number whose minimum shows `absent` and removes the field (its default then applies).
+  QDoubleSpinBox* addDouble(QFormLayout* form, const QString& label, const QString& pointer,
+                            double min, double max, int decimals, const QString& suffix,
+                            const QString& tooltip, const QString& absent);
   QComboBox* addCombo(QFormLayout* form, const QString& label, const QString& pointer,
                       const QStringList& items, const QString& tooltip);
   QString modelPointer() const;
@@ -47,6 +54,11 @@ class ScenarioForm : public QWidget {
   ScenarioDocument* document_;
   std::vector<Field> fields_;
   QLabel* unplaced_ = nullptr;  // an error no control shows
+  // Groups shown only for some stages.
+  QGroupBox* training_ = nullptr;
+  QGroupBox* parallel_ = nullptr;
+  QGroupBox* collective_ = nullptr;
+  QGroupBox* serving_ = nullptr;
 };
 
 }  // namespace fmsim::gui

@@ -2,6 +2,7 @@
 // JSON follow, make an error and see it at the field its pointer names, run and read the results,
 // and check that the window keeps handling events while a long simulation runs.
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -62,6 +63,25 @@ class MainWindowTest : public QObject {
     QCOMPARE(spin(w, "/workload/parallelism/dp")->text(), QString("auto"));
     QCOMPARE(w.document()->json()["workload"]["parallelism"]["dp"].get<std::string>(),
              std::string("auto"));
+  }
+
+  void theFormShowsTheStagesKnobsAndRemovesCleared() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-serve-p5-1node")));
+    auto* rate = qobject_cast<QDoubleSpinBox*>(w.form()->control("/workload/requests/rate_per_s"));
+    QVERIFY(rate != nullptr);
+    QCOMPARE(rate->value(), 160.0);
+    QVERIFY(!rate->parentWidget()->isHidden());  // the serving group
+    QVERIFY(w.form()->control("/workload/parallelism/tp")->parentWidget()->isHidden());
+    rate->setValue(200);
+    QCOMPARE(w.document()->json()["workload"]["requests"]["rate_per_s"].get<double>(), 200.0);
+    // The minimum is "default": the field leaves the document.
+    rate->setValue(rate->minimum());
+    QVERIFY(!w.document()->json()["workload"]["requests"].contains("rate_per_s"));
+    // Switching the stage in the form switches the groups.
+    qobject_cast<QComboBox*>(w.form()->control("/workload/stage"))->setCurrentText("collective");
+    QVERIFY(rate->parentWidget()->isHidden());
+    QVERIFY(!w.form()->control("/workload/op")->parentWidget()->isHidden());
   }
 
   void jsonEditsReachTheForm() {
