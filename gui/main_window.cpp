@@ -146,6 +146,13 @@ MainWindow::MainWindow(QWidget* parent)
             showValidation({false, pointer, message, code});
             stopped(tr("Failed (exit code %1)").arg(code));
           });
+  connect(results_, &ResultsView::loadCurveRequested, this, &MainWindow::runLoadCurve);
+  connect(runner_, &RunController::sweepFinished, this,
+          [this, stopped](const std::vector<double>& rates,
+                          const std::vector<std::shared_ptr<const Report>>& reports) {
+            results_->setLoadCurve(rates, reports);
+            stopped(tr("Load curve: %1 runs").arg(static_cast<int>(reports.size())));
+          });
   connect(runner_, &RunController::cancelled, this,
           [stopped] { stopped(QObject::tr("Cancelled")); });
 
@@ -348,6 +355,22 @@ void MainWindow::run() {
 }
 
 void MainWindow::cancelRun() { runner_->cancel(); }
+
+bool MainWindow::runLoadCurve() {
+  if (runner_->isRunning() || !last_ || !last_->inference) return false;
+  const nlohmann::json& resolved = last_->scenario;
+  const nlohmann::json::json_pointer at("/workload/requests/rate_per_s");
+  if (!resolved.contains(at) || !resolved.at(at).is_number()) {
+    statusBar()->showMessage(tr("A load curve needs a numeric request rate"));
+    return false;
+  }
+  const double rate = resolved.at(at).get<double>();
+  std::vector<double> rates;
+  for (double f : {0.25, 0.5, 0.75, 1.0, 1.5, 2.0}) rates.push_back(rate * f);
+  runner_->startSweep(document_->json(), document_->baseDir(), "/workload/requests/rate_per_s",
+                      rates);
+  return true;
+}
 
 void MainWindow::showView(int index) { views_->setCurrentIndex(index); }
 

@@ -35,6 +35,8 @@ class MainWindow : public QMainWindow {
   bool saveTo(const QString& path);
   void run();
   void cancelRun();
+  // Runs the last serving scenario at 0.25 to 2 times its request rate (false when it cannot).
+  bool runLoadCurve();
 
   // The parts, for tests and screenshots.
   ScenarioDocument* document() const { return document_; }

@@ -12,6 +12,7 @@
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QTabWidget>
 #include <QVBoxLayout>
@@ -92,7 +93,12 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
   memory_chart_ = bar_chart(tr("Memory per GPU"));
   curve_chart_ = bar_chart(tr("Bus bandwidth against size"));
   latency_chart_ = bar_chart(tr("Latency percentiles"));
-  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_}) {
+  load_chart_ = bar_chart(tr("Load curve: p99 latency against request rate"));
+  load_button_ = new QPushButton(tr("Load curve (the rate x 0.25 .. 2)"));
+  load_button_->setToolTip(tr("Runs the scenario at six request rates on the worker thread"));
+  connect(load_button_, &QPushButton::clicked, this, &ResultsView::loadCurveRequested);
+  chart_layout->addWidget(load_button_);
+  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_, load_chart_}) {
     chart_layout->addWidget(v, 1);  // the shown ones share the height
   }
   tabs_->addTab(charts, tr("Charts"));
@@ -121,10 +127,12 @@ void ResultsView::clear(const QString& message) {
   memory_.clear();
   curve_.clear();
   latency_.clear();
-  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_}) {
+  for (QChartView* v : {step_chart_, memory_chart_, curve_chart_, latency_chart_, load_chart_}) {
     v->chart()->removeAllSeries();
     v->hide();
   }
+  load_button_->hide();
+  load_.clear();
   timeline_->setTrace(Trace{});
   text_->setPlainText(message);
 }
@@ -290,6 +298,49 @@ void ResultsView::showLatency(const InferenceResult& r) {
   series->attachAxis(x);
   series->attachAxis(y);
   latency_chart_->show();
+  load_button_->show();
+}
+
+void ResultsView::setLoadCurve(const std::vector<double>& rates,
+                               const std::vector<std::shared_ptr<const Report>>& reports) {
+  QChart* chart = load_chart_->chart();
+  chart->removeAllSeries();
+  for (QAbstractAxis* axis : chart->axes()) chart->removeAxis(axis);
+  load_.clear();
+  auto* ttft = new QLineSeries;
+  ttft->setName(tr("TTFT p99"));
+  auto* tpot = new QLineSeries;
+  tpot->setName(tr("TPOT p99"));
+  double lo = 0, hi = 0;
+  for (std::size_t i = 0; i < rates.size() && i < reports.size(); ++i) {
+    if (!reports[i]->inference) continue;
+    const InferenceResult& r = *reports[i]->inference;
+    load_.push_back({rates[i], r.ttft_s.p99, r.tpot_s.p99});
+    ttft->append(rates[i], std::max(r.ttft_s.p99 * 1e3, 1e-3));
+    tpot->append(rates[i], std::max(r.tpot_s.p99 * 1e3, 1e-3));
+    hi = std::max({hi, r.ttft_s.p99 * 1e3, r.tpot_s.p99 * 1e3});
+    const double low = std::max(std::min(r.ttft_s.p99, r.tpot_s.p99) * 1e3, 1e-3);
+    lo = lo == 0 ? low : std::min(lo, low);
+  }
+  for (QLineSeries* s : {ttft, tpot}) {
+    s->setPointsVisible(true);
+    chart->addSeries(s);
+  }
+  auto* x = new QValueAxis;
+  x->setTitleText(tr("request rate (prompts/s)"));
+  x->setRange(0, rates.empty() ? 1 : rates.back() * 1.05);
+  auto* y = new QLogValueAxis;
+  y->setBase(10);
+  y->setLabelFormat("%g");
+  y->setTitleText(tr("p99 latency (ms, log)"));
+  y->setRange(lo > 0 ? lo / 2 : 1e-3, hi > 0 ? hi * 2 : 1);
+  chart->addAxis(x, Qt::AlignBottom);
+  chart->addAxis(y, Qt::AlignLeft);
+  for (QLineSeries* s : {ttft, tpot}) {
+    s->attachAxis(x);
+    s->attachAxis(y);
+  }
+  load_chart_->show();
 }
 
 void ResultsView::showMemory(const TrainingReport& t) {

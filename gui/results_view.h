@@ -5,6 +5,7 @@
 #include <QString>
 #include <QWidget>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 class QGridLayout;
 class QPlainTextEdit;
+class QPushButton;
 class QTabWidget;
 
 class QChartView;
@@ -38,6 +40,13 @@ class ResultsView : public QWidget {
   std::vector<std::pair<double, double>> busbwCurve() const { return curve_; }
   std::map<QString, std::pair<double, double>> latencies() const { return latency_; }
   TimelineView* timeline() const { return timeline_; }
+  // The serving load curve: (request rate, TTFT p99 s, TPOT p99 s) per point.
+  void setLoadCurve(const std::vector<double>& rates,
+                    const std::vector<std::shared_ptr<const Report>>& reports);
+  std::vector<std::vector<double>> loadCurve() const { return load_; }
+
+ signals:
+  void loadCurveRequested();
 
  private:
   void addCard(const QString& title, const QString& value, const QString& tooltip);
@@ -52,6 +61,9 @@ class ResultsView : public QWidget {
   QChartView* memory_chart_ = nullptr;
   QChartView* curve_chart_ = nullptr;
   QChartView* latency_chart_ = nullptr;
+  QChartView* load_chart_ = nullptr;
+  QPushButton* load_button_ = nullptr;
+  std::vector<std::vector<double>> load_;
   TimelineView* timeline_ = nullptr;
   std::vector<std::pair<double, double>> curve_;
   std::map<QString, std::pair<double, double>> latency_;

@@ -83,6 +83,61 @@ void RunController::start(const nlohmann::json& document, const QString& base_di
   emit started();
 }
 
+void RunController::startSweep(const nlohmann::json& document, const QString& base_dir,
+                               const QString& pointer, const std::vector<double>& values) {
+  if (thread_ != nullptr) return;
+  cancel_ = std::make_shared<std::atomic<bool>>(false);
+  const auto flag = cancel_;
+  const std::string dir = base_dir.toStdString();
+  const std::string at = pointer.toStdString();
+  clock_.start();
+  thread_ = QThread::create([this, document, dir, at, values, flag] {
+    try {
+      const Catalog& catalog = Catalog::builtin();
+      std::vector<std::shared_ptr<const Report>> reports;
+      for (double v : values) {
+        nlohmann::json point = document;
+        set_at_pointer(point, at, v);
+        const Scenario scenario = parse_scenario(point, catalog, dir);
+        RunOptions options;
+        options.scenario_origin = "fmsim-gui sweep";
+        options.cancel = flag.get();
+        reports.push_back(std::make_shared<const Report>(run_scenario(scenario, catalog, options)));
+      }
+      QMetaObject::invokeMethod(
+          this,
+          [this, values, reports] {
+            done();
+            emit sweepFinished(values, reports);
+          },
+          Qt::QueuedConnection);
+    } catch (const Cancelled&) {
+      QMetaObject::invokeMethod(
+          this,
+          [this] {
+            done();
+            emit cancelled();
+          },
+          Qt::QueuedConnection);
+    } catch (const std::exception& e) {
+      const auto* error = dynamic_cast<const Error*>(&e);
+      const QString where = error != nullptr ? QString::fromStdString(error->where()) : QString();
+      const QString what =
+          QString::fromStdString(error != nullptr ? error->message() : std::string(e.what()));
+      const int code = error != nullptr ? static_cast<int>(error->code()) : 70;
+      QMetaObject::invokeMethod(
+          this,
+          [this, where, what, code] {
+            done();
+            emit failed(where, what, code);
+          },
+          Qt::QueuedConnection);
+    }
+  });
+  thread_->start();
+  emit started();
+}
+
 void RunController::cancel() {
   if (cancel_) cancel_->store(true);
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "report/report.h"
 
@@ -30,6 +31,9 @@ class RunController : public QObject {
   // With `trace`, the report carries the timeline (RunOptions::trace).
   void start(const nlohmann::json& document, const QString& base_dir, const QString& origin,
              bool trace = true);
+  // Runs `document` once per value set at `pointer` (a load curve: the request rate), in order.
+  void startSweep(const nlohmann::json& document, const QString& base_dir, const QString& pointer,
+                  const std::vector<double>& values);
   void cancel();
 
  signals:
@@ -37,6 +41,8 @@ class RunController : public QObject {
   void finished(std::shared_ptr<const fmsim::Report> report, qint64 elapsed_ms);
   void failed(const QString& pointer, const QString& message, int code);
   void cancelled();
+  void sweepFinished(const std::vector<double>& values,
+                     const std::vector<std::shared_ptr<const fmsim::Report>>& reports);
 
  private:
   void done();

@@ -178,6 +178,14 @@ class MainWindowTest : public QObject {
     QCOMPARE(latencies.at("TTFT").second, r.ttft_s.p99);
     QCOMPARE(latencies.at("TPOT").first, r.tpot_s.p50);
     QCOMPARE(latencies.at("end to end").second, r.e2e_s.p99);
+    // The load curve: six runs at 0.25 .. 2 x 160 prompts/s; the 1x point is the run above, and
+    // queueing makes TTFT p99 grow with the rate.
+    QVERIFY(w.runLoadCurve());
+    QTRY_VERIFY_WITH_TIMEOUT(w.results()->loadCurve().size() == 6, 120000);
+    const auto curve = w.results()->loadCurve();
+    QCOMPARE(curve[3][0], 160.0);
+    QCOMPARE(curve[3][1], r.ttft_s.p99);
+    QVERIFY(curve[5][1] > curve[0][1]);
   }
 
   void theTimelineShowsTheTraceAndZooms() {
@@ -326,6 +334,14 @@ class MainWindowTest : public QObject {
     w.showView(2);
     QTest::qWait(200);
     QVERIFY(w.grab().save(dir + "/gui-plan.png"));
+    w.showView(0);
+    QVERIFY(w.openFile(scenario("llama3-8b-serve-p5-1node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr && w.lastReport()->inference, 120000);
+    QVERIFY(w.runLoadCurve());
+    QTRY_VERIFY_WITH_TIMEOUT(w.results()->loadCurve().size() == 6, 120000);
+    QTest::qWait(200);
+    QVERIFY(w.grab().save(dir + "/gui-serving.png"));
   }
 };
 
