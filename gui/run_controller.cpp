@@ -23,119 +23,74 @@ RunController::~RunController() {
   }
 }
 
-void RunController::start(const nlohmann::json& document, const QString& base_dir,
-                          const QString& origin, bool trace) {
+void RunController::launch(const std::function<Deliver(const std::atomic<bool>*)>& work) {
   if (thread_ != nullptr) return;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
   const auto flag = cancel_;
-  const std::string dir = base_dir.toStdString();
-  const std::string from = origin.toStdString();
   clock_.start();
   // The worker owns copies of what it needs; it reports through queued calls on this object.
-  thread_ = QThread::create([this, document, dir, from, flag, trace] {
+  const auto post = [this](Deliver deliver) {
+    QMetaObject::invokeMethod(
+        this,
+        [this, deliver] {
+          done();
+          deliver();
+        },
+        Qt::QueuedConnection);
+  };
+  thread_ = QThread::create([this, work, flag, post] {
     try {
-      const Catalog& catalog = Catalog::builtin();
-      const Scenario scenario = parse_scenario(document, catalog, dir);
-      RunOptions options;
-      options.scenario_origin = from;
-      options.cancel = flag.get();
-      options.trace = trace;
-      auto report = std::make_shared<const Report>(run_scenario(scenario, catalog, options));
-      QMetaObject::invokeMethod(
-          this,
-          [this, report] {
-            const qint64 ms = clock_.elapsed();
-            done();
-            emit finished(report, ms);
-          },
-          Qt::QueuedConnection);
+      post(work(flag.get()));
     } catch (const Cancelled&) {
-      QMetaObject::invokeMethod(
-          this,
-          [this] {
-            done();
-            emit cancelled();
-          },
-          Qt::QueuedConnection);
+      post([this] { emit cancelled(); });
     } catch (const Error& e) {
       const QString where = QString::fromStdString(e.where());
       const QString what = QString::fromStdString(e.message());
       const int code = static_cast<int>(e.code());
-      QMetaObject::invokeMethod(
-          this,
-          [this, where, what, code] {
-            done();
-            emit failed(where, what, code);
-          },
-          Qt::QueuedConnection);
+      post([this, where, what, code] { emit failed(where, what, code); });
     } catch (const std::exception& e) {
       const QString what = QString::fromStdString(e.what());
-      QMetaObject::invokeMethod(
-          this,
-          [this, what] {
-            done();
-            emit failed(QString(), what, 70);
-          },
-          Qt::QueuedConnection);
+      post([this, what] { emit failed(QString(), what, 70); });
     }
   });
   thread_->start();
   emit started();
 }
 
+void RunController::start(const nlohmann::json& document, const QString& base_dir,
+                          const QString& origin, bool trace) {
+  const std::string dir = base_dir.toStdString();
+  const std::string from = origin.toStdString();
+  launch([this, document, dir, from, trace](const std::atomic<bool>* cancel) -> Deliver {
+    const Catalog& catalog = Catalog::builtin();
+    const Scenario scenario = parse_scenario(document, catalog, dir);
+    RunOptions options;
+    options.scenario_origin = from;
+    options.cancel = cancel;
+    options.trace = trace;
+    auto report = std::make_shared<const Report>(run_scenario(scenario, catalog, options));
+    return [this, report] { emit finished(report, clock_.elapsed()); };
+  });
+}
+
 void RunController::startSweep(const nlohmann::json& document, const QString& base_dir,
                                const QString& pointer, const std::vector<double>& values) {
-  if (thread_ != nullptr) return;
-  cancel_ = std::make_shared<std::atomic<bool>>(false);
-  const auto flag = cancel_;
   const std::string dir = base_dir.toStdString();
   const std::string at = pointer.toStdString();
-  clock_.start();
-  thread_ = QThread::create([this, document, dir, at, values, flag] {
-    try {
-      const Catalog& catalog = Catalog::builtin();
-      std::vector<std::shared_ptr<const Report>> reports;
-      for (double v : values) {
-        nlohmann::json point = document;
-        set_at_pointer(point, at, v);
-        const Scenario scenario = parse_scenario(point, catalog, dir);
-        RunOptions options;
-        options.scenario_origin = "fmsim-gui sweep";
-        options.cancel = flag.get();
-        reports.push_back(std::make_shared<const Report>(run_scenario(scenario, catalog, options)));
-      }
-      QMetaObject::invokeMethod(
-          this,
-          [this, values, reports] {
-            done();
-            emit sweepFinished(values, reports);
-          },
-          Qt::QueuedConnection);
-    } catch (const Cancelled&) {
-      QMetaObject::invokeMethod(
-          this,
-          [this] {
-            done();
-            emit cancelled();
-          },
-          Qt::QueuedConnection);
-    } catch (const std::exception& e) {
-      const auto* error = dynamic_cast<const Error*>(&e);
-      const QString where = error != nullptr ? QString::fromStdString(error->where()) : QString();
-      const QString what =
-          QString::fromStdString(error != nullptr ? error->message() : std::string(e.what()));
-      const int code = error != nullptr ? static_cast<int>(error->code()) : 70;
-      QMetaObject::invokeMethod(
-          this,
-          [this, where, what, code] {
-            done();
-            emit failed(where, what, code);
-          },
-          Qt::QueuedConnection);
+  launch([this, document, dir, at, values](const std::atomic<bool>* cancel) -> Deliver {
+    const Catalog& catalog = Catalog::builtin();
+    std::vector<std::shared_ptr<const Report>> reports;
+    for (double v : values) {
+      nlohmann::json point = document;
+      set_at_pointer(point, at, v);
+      const Scenario scenario = parse_scenario(point, catalog, dir);
+      RunOptions options;
+      options.scenario_origin = "fmsim-gui sweep";
+      options.cancel = cancel;
+      reports.push_back(std::make_shared<const Report>(run_scenario(scenario, catalog, options)));
     }
+    return [this, values, reports] { emit sweepFinished(values, reports); };
   });
-  thread_->start();
-  emit started();
 }
 
 void RunController::cancel() {

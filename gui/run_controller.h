@@ -6,6 +6,7 @@
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -45,6 +46,11 @@ class RunController : public QObject {
                      const std::vector<std::shared_ptr<const fmsim::Report>>& reports);
 
  private:
+  // What a finished worker hands back, run on the GUI thread.
+  using Deliver = std::function<void()>;
+  // Runs `work` on a new worker thread with a fresh cancel flag; its result, a Cancelled or an
+  // error comes back as finished/sweepFinished, cancelled or failed.
+  void launch(const std::function<Deliver(const std::atomic<bool>*)>& work);
   void done();
 
   QThread* thread_ = nullptr;
