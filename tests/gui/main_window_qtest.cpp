@@ -1,6 +1,7 @@
 // fmsim-gui driven under Qt Test (offscreen): load a scenario, edit it in the form and see the
 // JSON follow, make an error and see it at the field its pointer names, run and read the results,
 // and check that the window keeps handling events while a long simulation runs.
+#include <QAction>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QPlainTextEdit>
@@ -21,6 +22,7 @@
 #include "timeline_view.h"
 
 using fmsim::gui::MainWindow;
+using fmsim::gui::ScenarioForm;
 
 namespace {
 
@@ -72,7 +74,10 @@ class MainWindowTest : public QObject {
     QVERIFY(rate != nullptr);
     QCOMPARE(rate->value(), 160.0);
     QVERIFY(!rate->parentWidget()->isHidden());  // the serving group
-    QVERIFY(w.form()->control("/workload/parallelism/tp")->parentWidget()->isHidden());
+    // Serving has tp, pp and ep but not the training knobs.
+    QVERIFY(!w.form()->control("/workload/parallelism/tp")->isHidden());
+    QVERIFY(w.form()->control("/workload/parallelism/cp")->isHidden());
+    QVERIFY(w.form()->control("/workload/global_batch")->parentWidget()->isHidden());
     rate->setValue(200);
     QCOMPARE(w.document()->json()["workload"]["requests"]["rate_per_s"].get<double>(), 200.0);
     // The minimum is "default": the field leaves the document.
@@ -82,6 +87,141 @@ class MainWindowTest : public QObject {
     qobject_cast<QComboBox*>(w.form()->control("/workload/stage"))->setCurrentText("collective");
     QVERIFY(rate->parentWidget()->isHidden());
     QVERIFY(!w.form()->control("/workload/op")->parentWidget()->isHidden());
+  }
+
+  void theModelIsAPresetAPresetWithChangesOrCustom() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-pretrain-p5-8node")));
+    ScenarioForm* form = w.form();
+    // The preset's own figures (Llama 3 8B: 32 layers, width 4096, 8 KV heads, 128,256 tokens;
+    // Dubey et al. 2024, table 3), shown as inherited: the scenario only names the preset.
+    QCOMPARE(spin(w, "/model/layers")->value(), 32);
+    QCOMPARE(spin(w, "/model/hidden")->value(), 4096);
+    QCOMPARE(spin(w, "/model/kv_heads")->value(), 8);
+    QCOMPARE(spin(w, "/model/vocab")->value(), 128256);
+    QCOMPARE(spin(w, "/model/moe/experts")->text(), QString("\u2014 (dense)"));
+    QVERIFY(form->isInherited("/model/layers"));
+    QVERIFY(spin(w, "/model/layers")->font().italic());
+
+    // Changing one field keeps the preset and overrides that field.
+    spin(w, "/model/layers")->setValue(16);
+    const nlohmann::json overridden = {{"preset", "llama3-8b"}, {"layers", 16}};
+    QCOMPARE(w.document()->json()["model"], overridden);
+    QVERIFY(!form->isInherited("/model/layers"));
+    QVERIFY(form->isInherited("/model/hidden"));
+    QCOMPARE(qobject_cast<QComboBox*>(form->control("/model"))->currentText(),
+             QString("llama3-8b"));
+    // Reset to default (the context menu's action) gives the preset's name back.
+    QAction* reset = spin(w, "/model/layers")->actions().value(0);
+    QVERIFY(reset != nullptr);
+    QCOMPARE(reset->text(), QString("Reset to default"));
+    reset->trigger();
+    QCOMPARE(w.document()->json()["model"], nlohmann::json("llama3-8b"));
+    QCOMPARE(spin(w, "/model/layers")->value(), 32);
+
+    // "custom" writes every field out, with no preset behind it.
+    qobject_cast<QComboBox*>(form->control("/model"))->setCurrentText("custom");
+    const nlohmann::json& custom = w.document()->json()["model"];
+    QVERIFY(custom.is_object());
+    QVERIFY(!custom.contains("preset"));
+    QCOMPARE(custom["hidden"].get<int>(), 4096);
+    QCOMPARE(custom["ffn_hidden"].get<int>(), 14336);
+    QVERIFY(!form->isInherited("/model/hidden"));
+    QTRY_VERIFY(w.bannerText().isEmpty());  // the written-out model is valid as it stands
+
+    // A MoE preset shows its experts (Mixtral 8x7B: 8 experts, top 2; Jiang et al. 2024).
+    qobject_cast<QComboBox*>(form->control("/model"))->setCurrentText("mixtral-8x7b");
+    QCOMPARE(w.document()->json()["model"], nlohmann::json("mixtral-8x7b"));
+    QCOMPARE(spin(w, "/model/moe/experts")->value(), 8);
+    QCOMPARE(spin(w, "/model/moe/top_k")->value(), 2);
+  }
+
+  void theClusterStorageReliabilityAndDataAreInTheForm() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("vlm-8b-pretrain-p5-64node-fsx-shards")));
+    ScenarioForm* form = w.form();
+    auto* fsx = qobject_cast<QComboBox*>(form->control("/cluster/storage/fsx_lustre/deployment"));
+    QCOMPARE(fsx->currentText(), QString("PERSISTENT_2"));
+    auto* throughput = qobject_cast<QDoubleSpinBox*>(
+        form->control("/cluster/storage/fsx_lustre/throughput_per_tib_mbps"));
+    QCOMPARE(throughput->value(), 125.0);
+    QCOMPARE(
+        qobject_cast<QDoubleSpinBox*>(form->control("/cluster/storage/fsx_lustre/capacity_tib"))
+            ->value(),
+        12.0);
+    QCOMPARE(qobject_cast<QComboBox*>(form->control("/workload/data/tier"))->currentText(),
+             QString("fsx_lustre"));
+    throughput->setValue(250);
+    QCOMPARE(w.document()
+                 ->json()["cluster"]["storage"]["fsx_lustre"]["throughput_per_tib_mbps"]
+                 .get<double>(),
+             250.0);
+    // PERSISTENT_2 has no 300 MB/s per TiB tier (docs/scenario.md): the error is at this control.
+    throughput->setValue(300);
+    QTRY_VERIFY(!form->errorAt("/cluster/storage/fsx_lustre/throughput_per_tib_mbps").isEmpty());
+    throughput->setValue(500);
+    QTRY_VERIFY(w.bannerText().isEmpty());
+
+    // No FSx: the data and checkpoints still name it, so the error moves to the data tier.
+    fsx->setCurrentText("none");
+    QVERIFY(!w.document()->json()["cluster"].contains("storage"));
+    QTRY_VERIFY(!form->errorAt("/workload/data/tier").isEmpty());
+    qobject_cast<QComboBox*>(form->control("/workload/data/tier"))->setCurrentText("s3");
+    qobject_cast<QComboBox*>(form->control("/workload/checkpoint/tier"))->setCurrentText("s3");
+    form->resetField("/workload/checkpoint/upload_to");
+    QTRY_VERIFY(w.bannerText().isEmpty());
+    // Choosing a deployment again adds a file system of the smallest capacity that is valid.
+    fsx->setCurrentText("PERSISTENT_2");
+    QCOMPARE(w.document()->json()["cluster"]["storage"]["fsx_lustre"]["capacity_tib"].get<double>(),
+             1.2);
+
+    spin(w, "/cluster/reliability/spare_nodes")->setValue(2);
+    QCOMPARE(w.document()->json()["cluster"]["reliability"]["spare_nodes"].get<int>(), 2);
+    spin(w, "/cluster/network/spines")->setValue(8);
+    QCOMPARE(w.document()->json()["cluster"]["network"]["spines"].get<int>(), 8);
+    // The lowest value is the default: the field goes, and the object it leaves empty with it.
+    spin(w, "/cluster/network/spines")->setValue(0);
+    QVERIFY(!w.document()->json()["cluster"].contains("network"));
+    QCOMPARE(spin(w, "/cluster/network/spines")->text(), QString("default (16)"));
+    qobject_cast<QComboBox*>(form->control("/cluster/reliability/mode"))
+        ->setCurrentText("monte-carlo");
+    QCOMPARE(w.document()->json()["cluster"]["reliability"]["mode"].get<std::string>(),
+             std::string("monte-carlo"));
+    qobject_cast<QComboBox*>(form->control("/workload/parallelism/sequence_parallel"))
+        ->setCurrentText("false");
+    QCOMPARE(w.document()->json()["workload"]["parallelism"]["sequence_parallel"],
+             nlohmann::json(false));
+    qobject_cast<QComboBox*>(form->control("/workload/parallelism/zero"))->setCurrentText("fsdp");
+    QCOMPARE(w.document()->json()["workload"]["parallelism"]["zero"], nlohmann::json("fsdp"));
+    qobject_cast<QComboBox*>(form->control("/workload/parallelism/zero"))->setCurrentText("2");
+    QCOMPARE(w.document()->json()["workload"]["parallelism"]["zero"], nlohmann::json(2));
+    QTRY_VERIFY(w.bannerText().isEmpty());
+  }
+
+  void reinforcementLearningAndLoraHaveTheirKnobs() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("grpo-llama3-8b-p5-4node-disaggregated")));
+    ScenarioForm* form = w.form();
+    QCOMPARE(spin(w, "/workload/group_size")->value(), 8);
+    QCOMPARE(spin(w, "/workload/rollout_gpus")->value(), 16);
+    QCOMPARE(spin(w, "/workload/policy/parallelism/tp")->value(), 1);
+    QVERIFY(!form->control("/workload/group_size")->parentWidget()->isHidden());
+    QVERIFY(form->control("/workload/global_batch")->parentWidget()->isHidden());
+    // output_tokens is a mean and a stdev: the JSON view edits it, the form does not.
+    QVERIFY(!spin(w, "/workload/rollout/requests/output_tokens")->isEnabled());
+    QVERIFY(spin(w, "/workload/rollout/requests/input_tokens")->isEnabled());
+    spin(w, "/workload/group_size")->setValue(16);
+    QCOMPARE(w.document()->json()["workload"]["group_size"].get<int>(), 16);
+
+    QVERIFY(w.openFile(scenario("llama3-70b-lora-p5-1node")));
+    QCOMPARE(qobject_cast<QComboBox*>(form->control("/workload/method"))->currentText(),
+             QString("lora"));
+    QVERIFY(!form->control("/workload/method")->isHidden());
+    spin(w, "/workload/lora/rank")->setValue(64);
+    QCOMPARE(w.document()->json()["workload"]["lora"]["rank"].get<int>(), 64);
+    // The LoRA knobs are sft's only.
+    qobject_cast<QComboBox*>(form->control("/workload/stage"))->setCurrentText("pretrain");
+    QVERIFY(form->control("/workload/method")->isHidden());
   }
 
   void jsonEditsReachTheForm() {
