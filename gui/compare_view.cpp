@@ -1,5 +1,7 @@
 #include "compare_view.h"
 
+#include "theme.h"
+
 #include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
@@ -116,7 +118,7 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
         const double change = v / first - 1;
         if (std::abs(change) > 0.005) {
           text += QString(" (%1%2%)").arg(change > 0 ? "+" : "").arg(100 * change, 0, 'f', 1);
-          item->setBackground(QColor(change > 0 ? "#fff2cc" : "#dbeafe"));
+          item->setBackground(change > 0 ? increase_background() : decrease_background());
           item->setData(Qt::UserRole, true);  // highlighted
         }
       }
@@ -170,6 +172,7 @@ void CompareView::updateChart() {
   chart->addAxis(y, Qt::AlignLeft);
   series->attachAxis(y);
   chart->setTitle(name);
+  style_chart(chart, palette());
 }
 
 }  // namespace fmsim::gui

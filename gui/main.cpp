@@ -3,6 +3,7 @@
 #include <QStringList>
 
 #include "main_window.h"
+#include "theme.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,8 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName("fmsim");
   QApplication::setApplicationName("fmsim-gui");
   QApplication::setApplicationVersion(fmsim::kVersion);
+  // The system's palette, unless View > Theme chose light or dark.
+  if (fmsim::gui::current_theme() != "system") fmsim::gui::apply_theme(fmsim::gui::current_theme());
   fmsim::gui::MainWindow window;
   const QStringList args = QApplication::arguments();
   if (args.size() > 1) window.openFile(args.at(1));

@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDesktopServices>
@@ -26,11 +27,11 @@
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
+#include "theme.h"
 
 namespace fmsim::gui {
 namespace {
 constexpr int kRecentFiles = 8;
-const char* kBannerStyle = "background: #fbe3e4; color: #8a1f11; padding: 4px;";
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -77,7 +78,7 @@ MainWindow::MainWindow(QWidget* parent)
 
   banner_ = new QLabel;
   banner_->setWordWrap(true);
-  banner_->setStyleSheet(kBannerStyle);
+  banner_->setStyleSheet(banner_style(palette()));
   banner_->hide();
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
@@ -199,6 +200,18 @@ void MainWindow::buildMenus() {
   view->addAction(tr("&Plan"), QKeySequence(Qt::CTRL | Qt::Key_3), this, [this] { showView(2); });
   view->addAction(tr("C&atalog"), QKeySequence(Qt::CTRL | Qt::Key_4), this,
                   [this] { showView(3); });
+  view->addSeparator();
+  QMenu* theme = view->addMenu(tr("&Theme"));
+  auto* themes = new QActionGroup(this);
+  const std::pair<QString, QString> choices[] = {
+      {"system", tr("Follow the &system")}, {"light", tr("&Light")}, {"dark", tr("&Dark")}};
+  for (const auto& [key, label] : choices) {
+    QAction* a = theme->addAction(label, this, [key] { apply_theme(key); });
+    a->setCheckable(true);
+    a->setChecked(current_theme() == key);
+    a->setObjectName("theme-" + key);
+    themes->addAction(a);
+  }
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("Scenario &reference"), QKeySequence::HelpContents, this, [] {
@@ -258,6 +271,14 @@ bool MainWindow::maybeSave() {
       QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
   if (answer == QMessageBox::Save) return save();
   return answer == QMessageBox::Discard;
+}
+
+void MainWindow::changeEvent(QEvent* event) {
+  if (event->type() == QEvent::PaletteChange) {
+    banner_->setStyleSheet(banner_style(palette()));
+    style_charts(this);
+  }
+  QMainWindow::changeEvent(event);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -54,6 +54,7 @@ class MainWindow : public QMainWindow {
   void validateNow();
 
  protected:
+  void changeEvent(QEvent* event) override;
   void closeEvent(QCloseEvent* event) override;
 
  private:

@@ -1,5 +1,7 @@
 #include "plan_view.h"
 
+#include "theme.h"
+
 #include <QChart>
 #include <QChartView>
 #include <QFileDialog>
@@ -198,6 +200,7 @@ void PlanView::showResult() {
     s->attachAxis(y);
     connect(s, &QScatterSeries::clicked, this, &PlanView::pointClicked);
   }
+  style_chart(chart, palette());
 
   front_points_ = r.front;
   table_->clear();
@@ -222,26 +225,31 @@ void PlanView::showResult() {
 }
 
 void PlanView::pointClicked(const QPointF& point) {
-  // The front point nearest the click, in the plot's relative units.
-  if (!result_ || front_points_.empty()) return;
-  int best = -1;
+  // The feasible point nearest the click, in the plot's relative units (the front's and the
+  // others' series both report clicks).
+  if (!result_) return;
+  const PlanPoint* best = nullptr;
   double best_d = 0;
-  for (int i = 0; i < static_cast<int>(front_points_.size()); ++i) {
-    const PlanMetrics& m = result_->points[front_points_[i]].metrics;
-    const double dx = (m.time - point.x()) / std::max(std::abs(m.time), 1e-30);
-    const double dy = (m.cost - point.y()) / std::max(std::abs(m.cost), 1e-30);
+  for (const PlanPoint& p : result_->points) {
+    if (p.status != "feasible") continue;
+    const double dx = (p.metrics.time - point.x()) / std::max(std::abs(p.metrics.time), 1e-30);
+    const double dy = (p.metrics.cost - point.y()) / std::max(std::abs(p.metrics.cost), 1e-30);
     const double d = dx * dx + dy * dy;
-    if (best < 0 || d < best_d) {
-      best = i;
+    if (best == nullptr || d < best_d) {
+      best = &p;
       best_d = d;
     }
   }
-  activateFrontPoint(best);
+  if (best != nullptr) activatePoint(best->index);
 }
 
 void PlanView::activateFrontPoint(int i) {
   if (!result_ || i < 0 || i >= static_cast<int>(front_points_.size())) return;
-  const std::size_t index = front_points_[i];
+  activatePoint(front_points_[i]);
+}
+
+void PlanView::activatePoint(std::size_t index) {
+  if (!spec_ || !result_) return;
   emit openScenario(spec_->scenario_at(index),
                     tr("%1, point %2").arg(QFileInfo(path_).fileName()).arg(index));
 }

@@ -39,8 +39,12 @@ class PlanView : public QWidget {
   // For tests: the result, and the point shown at the front's `i`-th place.
   const PlanResult* result() const { return result_.get(); }
   std::vector<std::size_t> frontPoints() const { return front_points_; }
-  // Opens front point `i` as if it were clicked.
+  // Opens front point `i` (a row of the table) as if it were double-clicked.
   void activateFrontPoint(int i);
+  // Opens the plan's point `index` (any feasible point of the chart) in the editor.
+  void activatePoint(std::size_t index);
+  // The scatter plot: the front, and the other feasible points.
+  QChartView* chart() const { return chart_; }
 
  signals:
   void openScenario(const nlohmann::json& scenario, const QString& label);

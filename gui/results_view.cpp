@@ -1,5 +1,7 @@
 #include "results_view.h"
 
+#include "theme.h"
+
 #include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
@@ -214,6 +216,7 @@ void ResultsView::setReport(const Report& report) {
     addCard(tr("Samples/s"), format_count(r.samples_per_s), tr("Trained samples per second"));
     addCard(tr("Cost"), format_usd(r.usd), tr("Whole run"));
   }
+  style_charts(this);
 }
 
 void ResultsView::showStep(const TrainingReport& t) {
@@ -340,6 +343,7 @@ void ResultsView::setLoadCurve(const std::vector<double>& rates,
     s->attachAxis(x);
     s->attachAxis(y);
   }
+  style_chart(chart, palette());
   load_chart_->show();
 }
 

@@ -2,9 +2,11 @@
 // JSON follow, make an error and see it at the field its pointer names, run and read the results,
 // and check that the window keeps handling events while a long simulation runs.
 #include <QAction>
+#include <QChartView>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QPlainTextEdit>
+#include <QScatterSeries>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -19,6 +21,7 @@
 #include "results_view.h"
 #include "run_controller.h"
 #include "scenario_form.h"
+#include "theme.h"
 #include "timeline_view.h"
 
 using fmsim::gui::MainWindow;
@@ -396,9 +399,25 @@ class MainWindowTest : public QObject {
     QCOMPARE(result->space, std::size_t{24});
     QVERIFY(!result->front.empty());
     QCOMPARE(plan->frontPoints(), result->front);
-    // Clicking the first front point opens its scenario as a new, unsaved document.
-    plan->activateFrontPoint(0);
+    // A mouse click on the first front point's marker in the scatter plot opens its scenario as
+    // a new, unsaved document.
+    w.resize(1400, 860);
+    w.show();
+    w.showView(2);
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
     const fmsim::PlanMetrics& m = result->points[result->front[0]].metrics;
+    QChartView* view = plan->chart();
+    QScatterSeries* front = nullptr;
+    for (QAbstractSeries* s : view->chart()->series()) {
+      if (s->name() == "Pareto front") front = qobject_cast<QScatterSeries*>(s);
+    }
+    QVERIFY(front != nullptr);
+    QCOMPARE(front->count(), static_cast<int>(result->front.size()));
+    const QPointF in_chart = view->chart()->mapToPosition(QPointF(m.time, m.cost), front);
+    const QPoint at = view->mapFromScene(view->chart()->mapToScene(in_chart));
+    QVERIFY(view->viewport()->rect().contains(at));
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, Qt::NoModifier, at);
+    QTRY_VERIFY(w.document()->isModified());
     QCOMPARE(w.document()->json()["cluster"]["nodes"].get<int>(), m.nodes);
     QCOMPARE(w.document()->json()["workload"]["parallelism"]["tp"].get<int>(), m.tp);
     QVERIFY(w.document()->isModified());
@@ -411,6 +430,45 @@ class MainWindowTest : public QObject {
     QVERIFY(file.open(QIODevice::ReadOnly));
     const QStringList lines = QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 25);
+  }
+
+  void theChartsFollowTheLightOrDarkPalette() {
+    MainWindow w;
+    w.show();
+    QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
+    const auto charts = w.results()->findChildren<QChartView*>();
+    QVERIFY(!charts.isEmpty());
+    QChart* chart = charts.first()->chart();
+    QVERIFY(!chart->axes().isEmpty());
+
+    fmsim::gui::apply_theme("dark");
+    QCoreApplication::processEvents();
+    QVERIFY(fmsim::gui::is_dark(w.palette()));
+    const QPalette dark = fmsim::gui::dark_palette();
+    QCOMPARE(chart->backgroundBrush().color(), dark.color(QPalette::Base));
+    QCOMPARE(chart->titleBrush().color(), dark.color(QPalette::WindowText));
+    for (QAbstractAxis* axis : chart->axes()) {
+      QCOMPARE(axis->labelsColor(), dark.color(QPalette::WindowText));
+    }
+    QCOMPARE(fmsim::gui::current_theme(), QString("dark"));  // remembered for the next start
+    // A chart drawn while dark is dark too.
+    QVERIFY(w.openFile(scenario("nccl-p5-1node-all_reduce")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.results()->busbwCurve().empty(), 120000);
+    for (QChartView* v : w.results()->findChildren<QChartView*>()) {
+      if (v->isVisible())
+        QCOMPARE(v->chart()->backgroundBrush().color(), dark.color(QPalette::Base));
+    }
+
+    fmsim::gui::apply_theme("light");
+    QCoreApplication::processEvents();
+    QVERIFY(!fmsim::gui::is_dark(w.palette()));
+    QVERIFY(chart->backgroundBrush().color().lightness() > 200);
+    QVERIFY(chart->titleBrush().color().lightness() < 100);
+    fmsim::gui::apply_theme("system");
+    QCOMPARE(fmsim::gui::current_theme(), QString("system"));
   }
 
   void theCatalogListsEveryInstanceWithItsSources() {
@@ -482,6 +540,13 @@ class MainWindowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(w.results()->loadCurve().size() == 6, 120000);
     QTest::qWait(200);
     QVERIFY(w.grab().save(dir + "/gui-serving.png"));
+    fmsim::gui::apply_theme("dark");
+    QVERIFY(w.openFile(scenario("llama3-70b-pretrain-p5-64node")));
+    w.run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr && w.lastReport()->training, 300000);
+    QTest::qWait(200);
+    QVERIFY(w.grab().save(dir + "/gui-dark.png"));
+    fmsim::gui::apply_theme("system");
   }
 };
 
