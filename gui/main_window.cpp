@@ -75,6 +75,7 @@ MainWindow::MainWindow(QWidget* parent)
   splitter->addWidget(editor);
   splitter->addWidget(views_);
   splitter->setStretchFactor(1, 1);
+  splitter->setSizes({430, 970});  // the form's labels and values without a horizontal scroll
 
   banner_ = new QLabel;
   banner_->setWordWrap(true);

@@ -7,6 +7,7 @@
 #include <QDoubleSpinBox>
 #include <QPlainTextEdit>
 #include <QScatterSeries>
+#include <QScrollArea>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -511,6 +512,15 @@ class MainWindowTest : public QObject {
     QTest::qWait(100);
     QVERIFY(w.grab().save(dir + "/gui-json.png"));
     tabs->setCurrentIndex(0);
+    // The model's part of the form: one field overridden (upright), the preset's in italics.
+    spin(w, "/model/layers")->setValue(96);
+    auto* scroll = w.form()->findChild<QScrollArea*>();
+    QVERIFY(scroll != nullptr);
+    scroll->ensureWidgetVisible(w.form()->control("/workload/parallelism/tp"));
+    QTest::qWait(100);
+    QVERIFY(w.grab().save(dir + "/gui-form.png"));
+    w.form()->resetField("/model/layers");
+    scroll->ensureWidgetVisible(w.form()->control("/cluster/instance"));
     spin(w, "/workload/parallelism/tp")->setValue(3);
     QTRY_VERIFY(!w.form()->errorAt("/workload/parallelism/tp").isEmpty());
     QTest::qWait(100);
