@@ -88,7 +88,7 @@ MainWindow::MainWindow(QWidget* parent)
   setCentralWidget(central);
 
   progress_ = new QProgressBar;
-  progress_->setRange(0, 0);  // busy: a step's length is not known ahead
+  progress_->setRange(0, 0);  // busy until the run reports a fraction
   progress_->setMaximumWidth(160);
   progress_->hide();
   elapsed_ = new QLabel;
@@ -108,6 +108,14 @@ MainWindow::MainWindow(QWidget* parent)
   tick_->setInterval(100);
   connect(tick_, &QTimer::timeout, this, [this] {
     elapsed_->setText(tr("running %1 s").arg(runner_->elapsedMs() / 1000.0, 0, 'f', 1));
+    // A fraction when the run reports one (a sweep, serving, Monte-Carlo), else busy.
+    const double done = runner_->progress();
+    if (done > 0) {
+      progress_->setRange(0, 1000);
+      progress_->setValue(static_cast<int>(done * 1000));
+    } else {
+      progress_->setRange(0, 0);
+    }
   });
 
   connect(document_, &ScenarioDocument::changed, this, [this](const QObject* origin) {
@@ -120,6 +128,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(runner_, &RunController::started, this, [this] {
     run_action_->setEnabled(false);
     cancel_action_->setEnabled(true);
+    progress_->setRange(0, 0);
     progress_->show();
     tick_->start();
     statusBar()->showMessage(tr("Running %1...").arg(document_->displayName()));

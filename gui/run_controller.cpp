@@ -23,10 +23,13 @@ RunController::~RunController() {
   }
 }
 
-void RunController::launch(const std::function<Deliver(const std::atomic<bool>*)>& work) {
+void RunController::launch(
+    const std::function<Deliver(const std::atomic<bool>*, std::atomic<double>*)>& work) {
   if (thread_ != nullptr) return;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
+  progress_ = std::make_shared<std::atomic<double>>(0.0);
   const auto flag = cancel_;
+  const auto progress = progress_;
   clock_.start();
   // The worker owns copies of what it needs; it reports through queued calls on this object.
   const auto post = [this](Deliver deliver) {
@@ -38,9 +41,9 @@ void RunController::launch(const std::function<Deliver(const std::atomic<bool>*)
         },
         Qt::QueuedConnection);
   };
-  thread_ = QThread::create([this, work, flag, post] {
+  thread_ = QThread::create([this, work, flag, progress, post] {
     try {
-      post(work(flag.get()));
+      post(work(flag.get(), progress.get()));
     } catch (const Cancelled&) {
       post([this] { emit cancelled(); });
     } catch (const Error& e) {
@@ -61,12 +64,14 @@ void RunController::start(const nlohmann::json& document, const QString& base_di
                           const QString& origin, bool trace) {
   const std::string dir = base_dir.toStdString();
   const std::string from = origin.toStdString();
-  launch([this, document, dir, from, trace](const std::atomic<bool>* cancel) -> Deliver {
+  launch([this, document, dir, from, trace](const std::atomic<bool>* cancel,
+                                            std::atomic<double>* progress) -> Deliver {
     const Catalog& catalog = Catalog::builtin();
     const Scenario scenario = parse_scenario(document, catalog, dir);
     RunOptions options;
     options.scenario_origin = from;
     options.cancel = cancel;
+    options.progress = progress;
     options.trace = trace;
     auto report = std::make_shared<const Report>(run_scenario(scenario, catalog, options));
     return [this, report] { emit finished(report, clock_.elapsed()); };
@@ -77,7 +82,8 @@ void RunController::startSweep(const nlohmann::json& document, const QString& ba
                                const QString& pointer, const std::vector<double>& values) {
   const std::string dir = base_dir.toStdString();
   const std::string at = pointer.toStdString();
-  launch([this, document, dir, at, values](const std::atomic<bool>* cancel) -> Deliver {
+  launch([this, document, dir, at, values](const std::atomic<bool>* cancel,
+                                           std::atomic<double>* progress) -> Deliver {
     const Catalog& catalog = Catalog::builtin();
     std::vector<std::shared_ptr<const Report>> reports;
     for (double v : values) {
@@ -88,6 +94,8 @@ void RunController::startSweep(const nlohmann::json& document, const QString& ba
       options.scenario_origin = "fmsim-gui sweep";
       options.cancel = cancel;
       reports.push_back(std::make_shared<const Report>(run_scenario(scenario, catalog, options)));
+      progress->store(static_cast<double>(reports.size()) / static_cast<double>(values.size()),
+                      std::memory_order_relaxed);
     }
     return [this, values, reports] { emit sweepFinished(values, reports); };
   });

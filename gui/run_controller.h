@@ -26,6 +26,10 @@ class RunController : public QObject {
 
   bool isRunning() const { return thread_ != nullptr; }
   qint64 elapsedMs() const { return isRunning() ? clock_.elapsed() : 0; }
+  // How far the run in flight (or the last one) is, 0 to 1: the sizes of a sweep, the prompts
+  // served, the Monte-Carlo trials, the points of a load curve. 0 while a part of unknown length
+  // (a training step) runs.
+  double progress() const { return progress_ ? progress_->load(std::memory_order_relaxed) : 0.0; }
 
   // Parses and runs `document` (relative names resolved against `base_dir`); ignored while a run
   // is in flight.
@@ -48,13 +52,14 @@ class RunController : public QObject {
  private:
   // What a finished worker hands back, run on the GUI thread.
   using Deliver = std::function<void()>;
-  // Runs `work` on a new worker thread with a fresh cancel flag; its result, a Cancelled or an
-  // error comes back as finished/sweepFinished, cancelled or failed.
-  void launch(const std::function<Deliver(const std::atomic<bool>*)>& work);
+  // Runs `work` on a new worker thread with a fresh cancel flag and progress; its result, a
+  // Cancelled or an error comes back as finished/sweepFinished, cancelled or failed.
+  void launch(const std::function<Deliver(const std::atomic<bool>*, std::atomic<double>*)>& work);
   void done();
 
   QThread* thread_ = nullptr;
   std::shared_ptr<std::atomic<bool>> cancel_;
+  std::shared_ptr<std::atomic<double>> progress_;
   QElapsedTimer clock_;
 };
 

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cancel.h"
 #include "data/embedded.h"
 #include "error.h"
 #include "random.h"
@@ -473,6 +474,7 @@ MonteCarloResult monte_carlo_run(const RunInputs& in, int trials, std::uint64_t 
     const RunEstimate run = simulate_run(in, plan, random);
     walls_s.push_back(run.wall_s);
     accumulate(sum, run);
+    report_progress(trial + 1, trials);
   }
 
   MonteCarloResult result;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cancel.h"
 #include "collectives/collectives.h"
 #include "data/embedded.h"
 #include "engine/simulator.h"
@@ -539,6 +540,8 @@ class Server : public EventHandler {
           p.finish_s = now;
           --replica.outstanding;
           account_in_system(now, -1);
+          report_progress(static_cast<double>(++prompts_done_),
+                          static_cast<double>(prompts_.size()));
         }
       }
     }
@@ -560,6 +563,7 @@ class Server : public EventHandler {
   std::vector<Replica> replicas_;
   std::function<double(int, int, double)> transfer_s_;
   long long admissions_ = 0, iterations_ = 0, preemptions_ = 0, kv_transfers_ = 0;
+  long long prompts_done_ = 0;  // for report_progress
   double kv_transfer_sum_s_ = 0.0;
   double batch_sum_ = 0.0, kv_peak_ = 0.0;
   double in_system_integral_ = 0.0, last_change_s_ = 0.0;
@@ -737,17 +741,22 @@ SloSizing size_for_slo(const InferenceSetup& setup, double target_rate_per_s, do
   w.count = std::min(w.count, 600);
   w.trace.clear();
   SloSizing sizing;
+  constexpr int kMostProbes = 15;  // capacity, the two ends and 12 bisections
+  const auto probe = [&] {
+    const ProgressPart part(static_cast<double>(sizing.probes) / kMostProbes,
+                            static_cast<double>(sizing.probes + 1) / kMostProbes);
+    ++sizing.probes;
+    return simulate_inference(one);
+  };
   const auto meets = [&](double rate) {
     w.all_at_once = false;
     w.rate_per_s = rate;
-    ++sizing.probes;
-    const InferenceResult r = simulate_inference(one);
+    const InferenceResult r = probe();
     return (ttft_p99_s <= 0 || r.ttft_s.p99 <= ttft_p99_s) &&
            (tpot_p99_s <= 0 || r.tpot_s.p99 <= tpot_p99_s);
   };
   w.all_at_once = true;
-  ++sizing.probes;
-  const double capacity = simulate_inference(one).requests_per_s;
+  const double capacity = probe().requests_per_s;
   double low = capacity / 64, high = capacity;
   if (!meets(low)) return sizing;
   if (meets(high)) {

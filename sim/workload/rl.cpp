@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "cancel.h"
 #include "collectives/collectives.h"
 #include "engine/simulator.h"
 #include "error.h"
@@ -65,7 +66,10 @@ RlResult simulate_rl_iteration(const RlSetup& setup) {
   rollout.workload.samples_per_prompt = w.group_size;
   rollout.seed = setup.seed;
   rollout.calibrated = setup.calibrated;
-  const InferenceResult generated = simulate_inference(rollout);
+  const InferenceResult generated = [&] {
+    const ProgressPart part(0.0, 0.9);  // the policy step (of unknown length) takes the rest
+    return simulate_inference(rollout);
+  }();
   r.rollout_s = generated.duration_s;
   r.rollout_busy_fraction = generated.busy_fraction;
   r.generated_tokens = generated.output_tokens;

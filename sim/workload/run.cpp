@@ -149,8 +149,10 @@ Report run_collective(const Scenario& s, const Catalog& catalog, const RunOption
   const double bus_factor = bus_bandwidth_factor(w.op, ranks);
   double busbw_sum = 0.0;
   std::uint64_t tag = 0;
-  for (double bytes : sweep_sizes(w, ranks)) {
+  const std::vector<double> sizes = sweep_sizes(w, ranks);
+  for (double bytes : sizes) {
     throw_if_cancelled();
+    report_progress(static_cast<double>(tag), static_cast<double>(sizes.size()));
     const CollectiveChoice choice = model.choose(w.op, comm, bytes);
     const double start_s = sim.now();
     const ActivityId id = sim.start(CollectiveModel::activity(*choice.pattern, bytes, tag));
@@ -617,16 +619,21 @@ Report run_inference(const Scenario& s, const Catalog& catalog, const RunOptions
   note_calibration(report, setup.calibrated.get());
   report.cluster_summary = cluster_summary(s, instance, gpu);
   InferenceResult r;
-  if (!feasible(report, [&] { r = simulate_inference(setup); })) return report;
   // GPUs needed for the request rate under the scenario's latency objectives.
   const double ttft_slo = expectation_limit(s, "ttft_p99_s_max");
   const double tpot_slo = expectation_limit(s, "tpot_p99_s_max");
   const InferenceWorkload& w = s.workload.inference;
+  const bool size_slo = (ttft_slo > 0 || tpot_slo > 0) && !w.all_at_once && w.trace.empty() &&
+                        w.prefill_replicas == 0;
+  {
+    const ProgressPart part(0.0, size_slo ? 0.5 : 1.0);  // the sizing's probes take the rest
+    if (!feasible(report, [&] { r = simulate_inference(setup); })) return report;
+  }
   if (w.prefill_replicas > 0 && (ttft_slo > 0 || tpot_slo > 0)) {
     report.notes.push_back("no SLO sizing for disaggregated serving: it sizes one mixed replica");
   }
-  if ((ttft_slo > 0 || tpot_slo > 0) && !w.all_at_once && w.trace.empty() &&
-      w.prefill_replicas == 0) {
+  if (size_slo) {
+    const ProgressPart part(0.5, 1.0);
     const SloSizing sizing = size_for_slo(setup, w.rate_per_s, ttft_slo, tpot_slo);
     r.slo_ttft_p99_s = ttft_slo;
     r.slo_tpot_p99_s = tpot_slo;
@@ -780,8 +787,9 @@ void check_feasible(const Scenario& s, const Catalog& catalog) {
   }
 }
 
-Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
-  const CancelScope cancel(options.cancel);
+namespace {
+
+Report run_stage(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
   if (scenario.workload.stage == "collective") return run_collective(scenario, catalog, options);
   if (scenario.workload.stage == "pretrain" || scenario.workload.stage == "sft") {
     return run_training(scenario, catalog, options);
@@ -789,6 +797,16 @@ Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunO
   if (scenario.workload.stage == "inference") return run_inference(scenario, catalog, options);
   if (scenario.workload.stage == "rl") return run_rl(scenario, catalog, options);
   throw bad_input("/workload/stage", "stage \"" + scenario.workload.stage + "\" cannot run yet");
+}
+
+}  // namespace
+
+Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options) {
+  const CancelScope cancel(options.cancel);
+  const ProgressScope progress(options.progress);
+  Report report = run_stage(scenario, catalog, options);
+  report_progress(1, 1);
+  return report;
 }
 
 }  // namespace fmsim

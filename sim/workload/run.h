@@ -17,6 +17,9 @@ struct RunOptions {
   std::string scenario_origin;  // shown in the report: a path or "embedded default"
   // Set from another thread to stop the run: run_scenario then throws fmsim::Cancelled (cancel.h).
   const std::atomic<bool>* cancel = nullptr;
+  // Where the run writes how far it is, 0 to 1, for another thread to read (cancel.h); it stays
+  // where it was for parts of unknown length (a training step).
+  std::atomic<double>* progress = nullptr;
 };
 
 Report run_scenario(const Scenario& scenario, const Catalog& catalog, const RunOptions& options);

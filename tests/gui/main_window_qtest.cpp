@@ -317,6 +317,7 @@ class MainWindowTest : public QObject {
     QVERIFY(w.openFile(scenario("llama3-8b-serve-p5-1node")));
     w.run();
     QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
+    QCOMPARE(w.runner()->progress(), 1.0);  // every prompt served
     const fmsim::InferenceResult& r = *w.lastReport()->inference;
     const auto latencies = w.results()->latencies();
     QCOMPARE(latencies.at("TTFT").second, r.ttft_s.p99);
@@ -326,6 +327,7 @@ class MainWindowTest : public QObject {
     // queueing makes TTFT p99 grow with the rate.
     QVERIFY(w.runLoadCurve());
     QTRY_VERIFY_WITH_TIMEOUT(w.results()->loadCurve().size() == 6, 120000);
+    QCOMPARE(w.runner()->progress(), 1.0);
     const auto curve = w.results()->loadCurve();
     QCOMPARE(curve[3][0], 160.0);
     QCOMPARE(curve[3][1], r.ttft_s.p99);
