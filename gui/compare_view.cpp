@@ -11,6 +11,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <QValueAxis>
@@ -22,37 +23,45 @@ namespace fmsim::gui {
 
 std::vector<Metric> metrics_of(const Report& r) {
   std::vector<Metric> m;
+  const auto add = [&m](const QString& name, double value, int better) {
+    m.push_back({name, value, better});
+  };
   if (r.training) {
     const TrainingReport& t = *r.training;
-    m.push_back({QObject::tr("step time (s)"), t.step_s});
-    m.push_back({QObject::tr("tokens/s"), t.tokens_per_s});
-    m.push_back({QObject::tr("MFU (%)"), 100 * t.mfu});
-    m.push_back({QObject::tr("memory per GPU (GiB)"), t.memory_total() / (1024.0 * 1024 * 1024)});
+    add(QObject::tr("step time (s)"), t.step_s, -1);
+    add(QObject::tr("tokens/s"), t.tokens_per_s, +1);
+    add(QObject::tr("MFU (%)"), 100 * t.mfu, +1);
+    add(QObject::tr("memory per GPU (GiB)"), t.memory_total() / (1024.0 * 1024 * 1024), 0);
     if (t.estimated) {
-      m.push_back({QObject::tr("run time (days)"), t.days});
-      m.push_back({QObject::tr("cost ($)"), t.usd});
-      m.push_back({QObject::tr("goodput (%)"), 100 * t.run.goodput});
+      add(QObject::tr("run time (days)"), t.days, -1);
+      add(QObject::tr("cost ($)"), t.usd, -1);
+      add(QObject::tr("goodput (%)"), 100 * t.run.goodput, +1);
     }
   }
   if (r.inference) {
     const InferenceResult& i = *r.inference;
-    m.push_back({QObject::tr("output tokens/s"), i.output_tokens_per_s});
-    m.push_back({QObject::tr("TTFT p50 (s)"), i.ttft_s.p50});
-    m.push_back({QObject::tr("TTFT p99 (s)"), i.ttft_s.p99});
-    m.push_back({QObject::tr("TPOT p50 (s)"), i.tpot_s.p50});
-    m.push_back({QObject::tr("TPOT p99 (s)"), i.tpot_s.p99});
-    m.push_back({QObject::tr("cost ($)"), i.usd});
+    add(QObject::tr("output tokens/s"), i.output_tokens_per_s, +1);
+    add(QObject::tr("TTFT p50 (s)"), i.ttft_s.p50, -1);
+    add(QObject::tr("TTFT p99 (s)"), i.ttft_s.p99, -1);
+    add(QObject::tr("TPOT p50 (s)"), i.tpot_s.p50, -1);
+    add(QObject::tr("TPOT p99 (s)"), i.tpot_s.p99, -1);
+    add(QObject::tr("cost ($)"), i.usd, -1);
   }
   if (r.collective) {
-    m.push_back(
-        {QObject::tr("avg bus bandwidth (GB/s)"), r.collective->avg_busbw_bytes_per_s / 1e9});
+    add(QObject::tr("avg bus bandwidth (GB/s)"), r.collective->avg_busbw_bytes_per_s / 1e9, +1);
   }
   if (r.rl) {
-    m.push_back({QObject::tr("iteration (s)"), r.rl->iteration_s});
-    m.push_back({QObject::tr("samples/s"), r.rl->samples_per_s});
-    m.push_back({QObject::tr("cost ($)"), r.rl->usd});
+    add(QObject::tr("iteration (s)"), r.rl->iteration_s, -1);
+    add(QObject::tr("samples/s"), r.rl->samples_per_s, +1);
+    add(QObject::tr("cost ($)"), r.rl->usd, -1);
   }
   return m;
+}
+
+QString format_metric(double value) {
+  const QLocale locale;
+  if (std::abs(value) >= 1e4) return locale.toString(value, 'f', 0);  // 508,850 and $29,481,000
+  return locale.toString(value, 'g', 5);
 }
 
 CompareView::CompareView(QWidget* parent) : QWidget(parent) {
@@ -97,29 +106,36 @@ void CompareView::setRuns(const std::vector<RunRecord>& runs) {
   QStringList rows;
   for (const QString& n : names) rows << n;
   table_->setVerticalHeaderLabels(rows);
-  const auto value_of = [&](std::size_t run, const QString& name, double& out) {
+  const auto metric_of = [&](std::size_t run, const QString& name) -> const Metric* {
     for (const Metric& m : per_run[run]) {
-      if (m.name == name) {
-        out = m.value;
-        return true;
-      }
+      if (m.name == name) return &m;
     }
-    return false;
+    return nullptr;
   };
   for (std::size_t row = 0; row < names.size(); ++row) {
-    double first = 0;
-    const bool has_first = !runs_.empty() && value_of(0, names[row], first);
+    const Metric* first = runs_.empty() ? nullptr : metric_of(0, names[row]);
     for (std::size_t col = 0; col < runs_.size(); ++col) {
-      double v = 0;
-      if (!value_of(col, names[row], v)) continue;
-      QString text = QString::number(v, 'g', 5);
+      const Metric* metric = metric_of(col, names[row]);
+      if (metric == nullptr) continue;
+      const double v = metric->value;
+      QString text = format_metric(v);
       auto* item = new QTableWidgetItem;
-      if (col > 0 && has_first && first != 0) {
-        const double change = v / first - 1;
+      if (col > 0 && first != nullptr && first->value != 0) {
+        const double change = v / first->value - 1;
         if (std::abs(change) > 0.005) {
           text += QString(" (%1%2%)").arg(change > 0 ? "+" : "").arg(100 * change, 0, 'f', 1);
-          item->setBackground(change > 0 ? increase_background() : decrease_background());
+          // Green where it is better than the first run, red where worse, amber or blue (up or
+          // down) where neither is better.
+          const int verdict = metric->better * (change > 0 ? 1 : -1);
+          item->setBackground(verdict > 0   ? better_background()
+                              : verdict < 0 ? worse_background()
+                              : change > 0  ? increase_background()
+                                            : decrease_background());
           item->setData(Qt::UserRole, true);  // highlighted
+          item->setData(Qt::UserRole + 1, verdict);
+          item->setToolTip(verdict > 0   ? tr("better than %1").arg(runs_[0].label)
+                           : verdict < 0 ? tr("worse than %1").arg(runs_[0].label)
+                                         : tr("differs from %1").arg(runs_[0].label));
         }
       }
       item->setText(text);

@@ -19,8 +19,12 @@ namespace fmsim::gui {
 struct Metric {
   QString name;  // "step time (s)", ...
   double value = 0;
+  int better = 0;  // +1: higher is better, -1: lower is better, 0: neither (memory, say)
 };
 std::vector<Metric> metrics_of(const Report& report);
+// A metric as the table shows it: whole numbers with group separators from 10,000 up, else five
+// significant digits, in the user's locale.
+QString format_metric(double value);
 
 struct RunRecord {
   QString label;  // "llama3-70b... #2"

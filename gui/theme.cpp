@@ -91,6 +91,8 @@ void style_charts(QWidget* root) {
   }
 }
 
+QColor better_background() { return {34, 197, 94, 80}; }
+QColor worse_background() { return {239, 68, 68, 80}; }
 QColor increase_background() { return {245, 180, 0, 80}; }
 QColor decrease_background() { return {59, 130, 246, 80}; }
 

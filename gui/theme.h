@@ -24,7 +24,10 @@ void style_chart(QChart* chart, const QPalette& palette);
 // Does so for every chart inside `root`, with the root's palette.
 void style_charts(QWidget* root);
 
-// Translucent backgrounds for a value that went up or down (readable on light and dark bases).
+// Translucent backgrounds (readable on light and dark bases) for a value that is better or worse
+// than the one it is compared with, or went up or down where neither is better.
+QColor better_background();
+QColor worse_background();
 QColor increase_background();
 QColor decrease_background();
 // The style sheet of the error banner above the editor.

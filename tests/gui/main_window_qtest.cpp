@@ -381,6 +381,19 @@ class MainWindowTest : public QObject {
     QVERIFY(first != second);
     QCOMPARE(table->item(step_row, 1)->data(Qt::UserRole).toBool(),
              std::abs(second / first - 1) > 0.005);
+    // FP8 GEMMs run at twice BF16's peak on H100: the step is shorter, which is better (+1),
+    // and so is tokens/s; memory per GPU (FP8 weight copies added) is neither better nor worse.
+    QVERIFY(second < first);
+    QCOMPARE(table->item(step_row, 1)->data(Qt::UserRole + 1).toInt(), 1);
+    for (int r = 0; r < table->rowCount(); ++r) {
+      const QString name = table->verticalHeaderItem(r)->text();
+      if (name == "tokens/s") QCOMPARE(table->item(r, 1)->data(Qt::UserRole + 1).toInt(), 1);
+      if (name == "memory per GPU (GiB)" && table->item(r, 1)->data(Qt::UserRole).toBool()) {
+        QCOMPARE(table->item(r, 1)->data(Qt::UserRole + 1).toInt(), 0);
+      }
+    }
+    QCOMPARE(fmsim::gui::format_metric(508850.4), QLocale().toString(508850.0, 'f', 0));
+    QCOMPARE(fmsim::gui::format_metric(16.4853), QLocale().toString(16.485, 'g', 5));
     w.compare()->setChartMetric("step time (s)");
     const std::vector<double> bars = w.compare()->chartValues();
     QCOMPARE(bars.size(), std::size_t{2});
