@@ -17,6 +17,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
+#include <QUndoStack>
 #include <QUrl>
 #include <QVBoxLayout>
 
@@ -187,6 +188,17 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   rebuildRecent();
 
+  // The scenario's history (the JSON view keeps its own while it has the focus).
+  QMenu* edit_menu = menuBar()->addMenu(tr("&Edit"));
+  QAction* undo = document_->undoStack()->createUndoAction(this, tr("&Undo"));
+  undo->setShortcut(QKeySequence::Undo);
+  undo->setObjectName("undo");
+  QAction* redo = document_->undoStack()->createRedoAction(this, tr("&Redo"));
+  redo->setShortcut(QKeySequence::Redo);
+  redo->setObjectName("redo");
+  edit_menu->addAction(undo);
+  edit_menu->addAction(redo);
+
   QMenu* run_menu = menuBar()->addMenu(tr("&Run"));
   run_action_ =
       run_menu->addAction(tr("&Run"), QKeySequence(Qt::CTRL | Qt::Key_R), this, &MainWindow::run);
@@ -339,7 +351,7 @@ void MainWindow::jsonEdited() {
   try {
     const nlohmann::json parsed = nlohmann::json::parse(text);
     json_status_->clear();
-    document_->setJson(parsed, json_);
+    document_->setJson(parsed, json_, "json");
   } catch (const nlohmann::json::parse_error& e) {
     // The byte offset of the error, as line and column.
     const std::size_t at = std::min<std::size_t>(e.byte, text.size());

@@ -1,7 +1,10 @@
 #include "scenario_document.h"
 
+#include <QDateTime>
 #include <QFileInfo>
 #include <QSaveFile>
+#include <QUndoCommand>
+#include <QUndoStack>
 #include <exception>
 
 #include "error.h"
@@ -11,7 +14,52 @@
 
 namespace fmsim::gui {
 
-ScenarioDocument::ScenarioDocument(QObject* parent) : QObject(parent) { newFromDefault(); }
+// One undoable change of the whole document.
+class DocumentChange : public QUndoCommand {
+ public:
+  DocumentChange(ScenarioDocument* document, nlohmann::json before, nlohmann::json after,
+                 const QObject* origin, QString merge)
+      : document_(document),
+        before_(std::move(before)),
+        after_(std::move(after)),
+        origin_(origin),
+        merge_(std::move(merge)),
+        at_ms_(QDateTime::currentMSecsSinceEpoch()) {
+    setText(merge_.isEmpty() ? QObject::tr("edit") : merge_);
+  }
+
+  void redo() override {
+    // The first time, the editor that made the change already shows it.
+    document_->apply(after_, first_ ? origin_ : nullptr);
+    first_ = false;
+  }
+  void undo() override { document_->apply(before_, nullptr); }
+  int id() const override { return merge_.isEmpty() ? -1 : 1; }
+  bool mergeWith(const QUndoCommand* other) override {
+    const auto* next = static_cast<const DocumentChange*>(other);
+    if (next->merge_ != merge_ || next->at_ms_ - at_ms_ > kMergeMs) return false;
+    after_ = next->after_;
+    at_ms_ = next->at_ms_;
+    setObsolete(after_ == before_);  // typed back to where it was: no step at all
+    return true;
+  }
+
+ private:
+  static constexpr qint64 kMergeMs = 2000;
+  ScenarioDocument* document_;
+  nlohmann::json before_;
+  nlohmann::json after_;
+  const QObject* origin_;
+  QString merge_;
+  qint64 at_ms_;
+  bool first_ = true;
+};
+
+ScenarioDocument::ScenarioDocument(QObject* parent) : QObject(parent), undo_(new QUndoStack(this)) {
+  connect(undo_, &QUndoStack::cleanChanged, this,
+          [this](bool clean) { setModified(unsaved_origin_ || !clean); });
+  newFromDefault();
+}
 
 QString ScenarioDocument::baseDir() const {
   return path_.isEmpty() ? QString() : QFileInfo(path_).absolutePath();
@@ -25,18 +73,28 @@ QString ScenarioDocument::displayName() const {
   return tr("untitled");
 }
 
-void ScenarioDocument::setJson(const nlohmann::json& document, const QObject* origin) {
+void ScenarioDocument::setJson(const nlohmann::json& document, const QObject* origin,
+                               const QString& merge) {
   if (document == document_) return;
+  undo_->push(new DocumentChange(this, document_, document, origin, merge));
+}
+
+void ScenarioDocument::apply(const nlohmann::json& document, const QObject* origin) {
   document_ = document;
-  setModified(true);
   emit changed(origin);
+}
+
+void ScenarioDocument::startHistory(bool modified) {
+  unsaved_origin_ = modified;
+  undo_->clear();  // also marks the (empty) history clean
+  setModified(modified);
 }
 
 void ScenarioDocument::setValue(const QString& pointer, const nlohmann::json& value,
                                 const QObject* origin) {
   nlohmann::json next = document_;
   set_at_pointer(next, pointer.toStdString(), value);
-  setJson(next, origin);
+  setJson(next, origin, pointer);
 }
 
 void ScenarioDocument::removeValue(const QString& pointer, const QObject* origin) {
@@ -50,7 +108,7 @@ void ScenarioDocument::removeValue(const QString& pointer, const QObject* origin
 void ScenarioDocument::load(const QString& path) {
   document_ = read_json_file(path.toStdString());
   path_ = path;
-  setModified(false);
+  startHistory(false);
   emit changed(nullptr);
 }
 
@@ -65,6 +123,8 @@ void ScenarioDocument::save(const QString& path) {
                 "cannot write: " + file.errorString().toStdString());
   }
   path_ = path;
+  unsaved_origin_ = false;
+  undo_->setClean();
   setModified(false);
   emit changed(this);
 }
@@ -72,15 +132,14 @@ void ScenarioDocument::save(const QString& path) {
 void ScenarioDocument::newFromDefault() {
   document_ = default_scenario();
   path_.clear();
-  setModified(false);
+  startHistory(false);
   emit changed(nullptr);
 }
 
 void ScenarioDocument::adopt(const nlohmann::json& document) {
   document_ = document;
   path_.clear();
-  modified_ = false;
-  setModified(true);
+  startHistory(true);
   emit changed(nullptr);
 }
 

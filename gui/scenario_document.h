@@ -1,10 +1,14 @@
 // The scenario being edited: its JSON document, the file it came from, whether it has unsaved
-// changes, and its validation by the same functions the CLI uses (parse_scenario, check_feasible).
+// changes, its undo history (a QUndoStack of whole-document changes; consecutive edits of the same
+// field within two seconds are one step), and its validation by the same functions the CLI uses
+// (parse_scenario, check_feasible).
 #pragma once
 
 #include <QObject>
 #include <QString>
 #include <nlohmann/json.hpp>
+
+class QUndoStack;
 
 namespace fmsim::gui {
 
@@ -31,9 +35,13 @@ class ScenarioDocument : public QObject {
   QString displayName() const;
 
   // Replaces the whole document (from the JSON view, or File > New); `origin` is the editor that
-  // made the change, so that it does not refresh itself.
-  void setJson(const nlohmann::json& document, const QObject* origin = nullptr);
-  // Sets one field, creating missing objects on the way (fmsim::set_at_pointer).
+  // made the change, so that it does not refresh itself. The change is one undo step, merged
+  // with the step before when both carry the same non-empty `merge` key (a field's pointer) and
+  // follow each other within two seconds.
+  void setJson(const nlohmann::json& document, const QObject* origin = nullptr,
+               const QString& merge = QString());
+  // Sets one field, creating missing objects on the way (fmsim::set_at_pointer); merged with the
+  // edit before when that set the same field.
   void setValue(const QString& pointer, const nlohmann::json& value, const QObject* origin);
   // Removes one field (so that its default applies); nothing when it is not there.
   void removeValue(const QString& pointer, const QObject* origin);
@@ -48,16 +56,26 @@ class ScenarioDocument : public QObject {
 
   Validation validate() const;
 
+  // Edit > Undo and Redo. Loading, New and a plan's point start a new history; saving marks the
+  // current step as the saved one (undoing back to it is "not modified").
+  QUndoStack* undoStack() const { return undo_; }
+
  signals:
   void changed(const QObject* origin);
   void modifiedChanged(bool modified);
 
  private:
+  friend class DocumentChange;
+  // Makes `document` current and says so; the undo commands' way in.
+  void apply(const nlohmann::json& document, const QObject* origin);
+  void startHistory(bool modified);
   void setModified(bool modified);
 
   nlohmann::json document_;
   QString path_;
   bool modified_ = false;
+  bool unsaved_origin_ = false;  // modified whatever the history says: a plan's point, unsaved
+  QUndoStack* undo_;
 };
 
 }  // namespace fmsim::gui

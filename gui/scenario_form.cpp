@@ -512,7 +512,7 @@ void ScenarioForm::setField(const QString& pointer, const nlohmann::json& value,
   }
   set_at_pointer(next, pointer.toStdString(), value);
   editing_ = from;
-  document_->setJson(next, this);
+  document_->setJson(next, this, pointer);  // typing in one control is one undo step
   editing_ = nullptr;
 }
 

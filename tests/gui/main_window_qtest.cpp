@@ -13,6 +13,7 @@
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTimer>
+#include <QUndoStack>
 #include <QtTest>
 
 #include "catalog_view.h"
@@ -226,6 +227,42 @@ class MainWindowTest : public QObject {
     // The LoRA knobs are sft's only.
     qobject_cast<QComboBox*>(form->control("/workload/stage"))->setCurrentText("pretrain");
     QVERIFY(form->control("/workload/method")->isHidden());
+  }
+
+  void undoAndRedoStepThroughTheEdits() {
+    MainWindow w;
+    QVERIFY(w.openFile(scenario("llama3-8b-pretrain-p5-8node")));
+    QUndoStack* history = w.document()->undoStack();
+    QCOMPARE(history->count(), 0);
+    const nlohmann::json loaded = w.document()->json();
+    // Typing 1, 16 into the nodes box is one step; the micro-batch is the next.
+    spin(w, "/cluster/nodes")->setValue(1);
+    spin(w, "/cluster/nodes")->setValue(16);
+    spin(w, "/workload/micro_batch")->setValue(2);
+    QCOMPARE(history->count(), 2);
+    QVERIFY(w.document()->isModified());
+
+    auto* undo = w.findChild<QAction*>("undo");
+    QVERIFY(undo != nullptr);
+    QCOMPARE(undo->shortcut(), QKeySequence(QKeySequence::Undo));
+    undo->trigger();
+    QCOMPARE(w.document()->json()["workload"]["micro_batch"].get<int>(), 1);
+    QCOMPARE(spin(w, "/workload/micro_batch")->value(), 1);  // the form follows
+    QCOMPARE(w.document()->json()["cluster"]["nodes"].get<int>(), 16);
+    undo->trigger();
+    QCOMPARE(w.document()->json(), loaded);
+    QCOMPARE(spin(w, "/cluster/nodes")->value(), 8);
+    QVERIFY(w.jsonEditor()->toPlainText().contains("\"nodes\": 8"));
+    QVERIFY(!w.document()->isModified());  // back where the file is
+    QVERIFY(!w.windowTitle().contains('*'));
+    w.findChild<QAction*>("redo")->trigger();
+    QCOMPARE(spin(w, "/cluster/nodes")->value(), 16);
+    QVERIFY(w.document()->isModified());
+    // Opening a file (unmodified again: no question asked) starts a new history.
+    undo->trigger();
+    QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
+    QCOMPARE(history->count(), 0);
+    QVERIFY(!undo->isEnabled());
   }
 
   void jsonEditsReachTheForm() {
