@@ -12,6 +12,7 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QSaveFile>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -184,6 +185,25 @@ void MainWindow::buildMenus() {
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   file->addAction(tr("&Save"), QKeySequence::Save, this, &MainWindow::save);
   file->addAction(tr("Save &As..."), QKeySequence::SaveAs, this, &MainWindow::saveAs);
+  QMenu* results = file->addMenu(tr("&Export results"));
+  const std::pair<QString, QString> exports[] = {{"json", tr("Report (&JSON)...")},
+                                                 {"csv", tr("Table (&CSV)...")},
+                                                 {"trace", tr("Timeline (Chrome &trace)...")}};
+  for (const auto& [kind, label] : exports) {
+    QAction* a = results->addAction(label, this, [this, kind = kind] {
+      const QString filter = kind == "csv" ? tr("CSV (*.csv)") : tr("JSON (*.json)");
+      const QString suffix = kind == "csv"     ? ".csv"
+                             : kind == "trace" ? ".trace.json"
+                                               : ".report.json";
+      // The dialog asks before replacing a file.
+      const QString path = QFileDialog::getSaveFileName(
+          this, tr("Export results"),
+          QFileInfo(document_->displayName()).completeBaseName() + suffix, filter);
+      if (!path.isEmpty()) exportResults(path, kind);
+    });
+    a->setEnabled(false);
+    connect(runner_, &RunController::finished, a, [a] { a->setEnabled(true); });
+  }
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   rebuildRecent();
@@ -266,6 +286,30 @@ bool MainWindow::saveTo(const QString& path) {
     return false;
   }
   addRecent(QFileInfo(path).absoluteFilePath());
+  return true;
+}
+
+bool MainWindow::exportResults(const QString& path, const QString& kind) {
+  if (!last_) return false;
+  std::string text;
+  if (kind == "json") {
+    text = to_json(*last_).dump(2) + "\n";
+  } else if (kind == "csv") {
+    text = render_csv(*last_);
+  } else if (kind == "trace") {
+    text = render_trace(*last_).dump() + "\n";
+  } else {
+    return false;
+  }
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly) ||
+      file.write(text.data(), static_cast<qint64>(text.size())) !=
+          static_cast<qint64>(text.size()) ||
+      !file.commit()) {
+    QMessageBox::warning(this, tr("Cannot export"), path + ": " + file.errorString());
+    return false;
+  }
+  statusBar()->showMessage(tr("Wrote %1").arg(path));
   return true;
 }
 

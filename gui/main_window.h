@@ -33,6 +33,10 @@ class MainWindow : public QMainWindow {
   // Opens a scenario file; shows an error and returns false when it cannot be read.
   bool openFile(const QString& path);
   bool saveTo(const QString& path);
+  // Writes the last run's report as the CLI does: "json" (the report), "csv" (its table) or
+  // "trace" (the Chrome/Perfetto trace). False, with a message box, when there is no run or the
+  // file cannot be written.
+  bool exportResults(const QString& path, const QString& kind);
   void run();
   void cancelRun();
   // Runs the last serving scenario at 0.25 to 2 times its request rate (false when it cannot).

@@ -139,6 +139,32 @@ void ResultsView::clear(const QString& message) {
   text_->setPlainText(message);
 }
 
+void ResultsView::addExpectations(const Report& report) {
+  if (report.expectations.empty()) return;
+  int failed = 0;
+  QStringList lines;
+  for (const ExpectationResult& e : report.expectations) {
+    failed += e.ok ? 0 : 1;
+    const bool at_most = QString::fromStdString(e.name).endsWith("_max");
+    lines << QString("%1 %2: %3 %4 %5")
+                 .arg(e.ok ? QStringLiteral("\u2713") : QStringLiteral("\u2717"))
+                 .arg(QString::fromStdString(e.name))
+                 .arg(e.value, 0, 'g', 4)
+                 .arg(at_most ? "<=" : ">=")
+                 .arg(e.limit, 0, 'g', 4);
+  }
+  const int n = static_cast<int>(report.expectations.size());
+  const QString value =
+      failed == 0 ? tr("all %1 met").arg(n) : tr("%1 of %2 failed").arg(failed).arg(n);
+  addCard(tr("Expectations"), value,
+          tr("The scenario's own limits (expect); the CLI exits 1 when one fails:\n") +
+              lines.join('\n'));
+  if (failed > 0) {
+    auto* frame = qobject_cast<QFrame*>(cards_->itemAt(cards_->count() - 1)->widget());
+    if (frame != nullptr) frame->setStyleSheet("QFrame { border: 2px solid #d0312d; }");
+  }
+}
+
 void ResultsView::addCard(const QString& title, const QString& value, const QString& tooltip) {
   auto* frame = new QFrame;
   frame->setFrameShape(QFrame::StyledPanel);
@@ -216,6 +242,7 @@ void ResultsView::setReport(const Report& report) {
     addCard(tr("Samples/s"), format_count(r.samples_per_s), tr("Trained samples per second"));
     addCard(tr("Cost"), format_usd(r.usd), tr("Whole run"));
   }
+  addExpectations(report);
   style_charts(this);
 }
 

@@ -50,6 +50,8 @@ class ResultsView : public QWidget {
 
  private:
   void addCard(const QString& title, const QString& value, const QString& tooltip);
+  // A card saying how many of the scenario's expectations hold, each in its tooltip.
+  void addExpectations(const Report& report);
   void showStep(const TrainingReport& t);
   void showMemory(const TrainingReport& t);
   void showCurve(const CollectiveResult& c);

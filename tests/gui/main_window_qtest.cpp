@@ -22,6 +22,7 @@
 #include "plan_view.h"
 #include "results_view.h"
 #include "run_controller.h"
+#include "scenario/scenario.h"
 #include "scenario_form.h"
 #include "theme.h"
 #include "timeline_view.h"
@@ -298,6 +299,8 @@ class MainWindowTest : public QObject {
   void runningShowsTheSameNumbersAsTheReport() {
     MainWindow w;
     QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
+    QTemporaryDir out;
+    QVERIFY(!w.exportResults(out.filePath("none.json"), "json"));  // nothing has run yet
     w.run();
     QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 300000);
     const fmsim::Report& report = *w.lastReport();
@@ -312,6 +315,18 @@ class MainWindowTest : public QObject {
       if (name != "free") memory += gib;
     }
     QVERIFY(std::abs(memory - t.memory_total() / (1024.0 * 1024 * 1024)) < 1e-9 * memory + 1e-12);
+
+    // File > Export results writes what the CLI writes for this report.
+    QVERIFY(w.exportResults(out.filePath("r.report.json"), "json"));
+    QVERIFY(w.exportResults(out.filePath("r.csv"), "csv"));
+    QVERIFY(w.exportResults(out.filePath("r.trace.json"), "trace"));
+    QCOMPARE(fmsim::read_json_file(out.filePath("r.report.json").toStdString()),
+             fmsim::to_json(report));
+    QCOMPARE(fmsim::read_json_file(out.filePath("r.trace.json").toStdString()),
+             fmsim::render_trace(report));
+    QFile csv(out.filePath("r.csv"));
+    QVERIFY(csv.open(QIODevice::ReadOnly));
+    QCOMPARE(csv.readAll().toStdString(), fmsim::render_csv(report));
   }
 
   void theWindowKeepsRespondingWhileItSimulates() {
@@ -356,6 +371,13 @@ class MainWindowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(w.lastReport() != nullptr, 120000);
     QCOMPARE(w.runner()->progress(), 1.0);  // every prompt served
     const fmsim::InferenceResult& r = *w.lastReport()->inference;
+    // Its two latency objectives (expect) are counted on a card.
+    const auto& expectations = w.lastReport()->expectations;
+    QCOMPARE(expectations.size(), std::size_t{2});
+    const auto failed = std::count_if(expectations.begin(), expectations.end(),
+                                      [](const fmsim::ExpectationResult& e) { return !e.ok; });
+    QCOMPARE(w.results()->card("Expectations"),
+             failed == 0 ? QString("all 2 met") : QString("%1 of 2 failed").arg(failed));
     const auto latencies = w.results()->latencies();
     QCOMPARE(latencies.at("TTFT").second, r.ttft_s.p99);
     QCOMPARE(latencies.at("TPOT").first, r.tpot_s.p50);
