@@ -5,11 +5,14 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDesktopServices>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QSaveFile>
@@ -28,6 +31,7 @@
 #include "plan_view.h"
 #include "results_view.h"
 #include "run_controller.h"
+#include "scenario/scenario.h"
 #include "scenario_form.h"
 #include "theme.h"
 
@@ -174,6 +178,7 @@ MainWindow::MainWindow(QWidget* parent)
   updateTitle();
   validateNow();
   resize(1280, 820);
+  setAcceptDrops(true);
 }
 
 void MainWindow::buildMenus() {
@@ -337,6 +342,40 @@ bool MainWindow::maybeSave() {
       QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
   if (answer == QMessageBox::Save) return save();
   return answer == QMessageBox::Discard;
+}
+
+namespace {
+// The first local file among the drag's URLs, or "".
+QString dropped_file(const QMimeData* data) {
+  if (data == nullptr || !data->hasUrls()) return {};
+  for (const QUrl& url : data->urls()) {
+    if (url.isLocalFile()) return url.toLocalFile();
+  }
+  return {};
+}
+}  // namespace
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!dropped_file(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QString path = dropped_file(event->mimeData());
+  if (path.isEmpty()) return;
+  event->acceptProposedAction();
+  // A plan has "axes" (and a "base" scenario); anything else is taken as a scenario.
+  bool plan = false;
+  try {
+    const nlohmann::json j = read_json_file(path.toStdString());
+    plan = j.is_object() && j.contains("axes");
+  } catch (const std::exception&) {
+    plan = false;  // openFile reports what is wrong with it
+  }
+  if (plan) {
+    if (plan_->openPlan(path)) showView(2);
+  } else if (maybeSave()) {
+    openFile(path);
+  }
 }
 
 void MainWindow::changeEvent(QEvent* event) {

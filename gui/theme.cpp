@@ -101,7 +101,7 @@ QString banner_style(const QPalette& palette) {
                           : "background: #fbe3e4; color: #8a1f11; padding: 4px;";
 }
 
-void apply_theme(const QString& theme) {
+void apply_theme(const QString& theme, bool remember) {
   const QString& system = system_style();
   if (theme == "dark" || theme == "light") {
     set_style("Fusion");  // draws any palette faithfully
@@ -111,7 +111,8 @@ void apply_theme(const QString& theme) {
     set_style(system);
     QApplication::setPalette(QPalette());  // no role set: every colour from the platform
   }
-  QSettings().setValue("theme", theme == "dark" || theme == "light" ? theme : "system");
+  if (remember)
+    QSettings().setValue("theme", theme == "dark" || theme == "light" ? theme : "system");
 }
 
 QString current_theme() { return QSettings().value("theme", "system").toString(); }

@@ -33,9 +33,9 @@ QColor decrease_background();
 // The style sheet of the error banner above the editor.
 QString banner_style(const QPalette& palette);
 
-// View > Theme: "system", "light" or "dark", kept in QSettings ("theme"). The system's palette
-// is the platform's, and the style the application started with.
-void apply_theme(const QString& theme);
+// View > Theme: "system", "light" or "dark", kept in QSettings ("theme") when `remember`. The
+// system's palette is the platform's, and the style the application started with.
+void apply_theme(const QString& theme, bool remember = true);
 QString current_theme();
 
 }  // namespace fmsim::gui

@@ -5,6 +5,9 @@
 #include <QChartView>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
 #include <QPlainTextEdit>
 #include <QScatterSeries>
 #include <QScrollArea>
@@ -264,6 +267,25 @@ class MainWindowTest : public QObject {
     QVERIFY(w.openFile(scenario("llama3-8b-sft-p5-1node")));
     QCOMPARE(history->count(), 0);
     QVERIFY(!undo->isEnabled());
+  }
+
+  void aDroppedFileOpensAsAScenarioOrAPlan() {
+    MainWindow w;
+    const auto drop = [&w](const QString& path) {
+      QMimeData data;
+      data.setUrls({QUrl::fromLocalFile(path)});
+      QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+      QCoreApplication::sendEvent(&w, &enter);
+      if (!enter.isAccepted()) return false;
+      QDropEvent event(QPointF(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+      QCoreApplication::sendEvent(&w, &event);
+      return event.isAccepted();
+    };
+    QVERIFY(drop(scenario("llama3-70b-lora-p5-1node")));
+    QCOMPARE(w.document()->path(), scenario("llama3-70b-lora-p5-1node"));
+    QVERIFY(drop(QStringLiteral(FMSIM_SOURCE_DIR "/tests/data/plan-mpi.json")));
+    QCOMPARE(w.document()->path(), scenario("llama3-70b-lora-p5-1node"));  // still the scenario
+    QCOMPARE(w.findChild<QTabWidget*>("viewTabs")->currentWidget(), w.plan());
   }
 
   void jsonEditsReachTheForm() {
