@@ -311,12 +311,17 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
             tr("Prompts per second (Poisson arrivals)"), tr("default (1 /s)"));
   addSpin(tr("Requests"), "/workload/requests/count", 1, 10'000'000, 1000, tr("Prompts simulated"),
           Absent::kNone, {}, tr(" prompts"));
-  addSpin(tr("Input length"), "/workload/requests/input_tokens", 1, 100'000'000, 512,
-          tr("Prompt tokens (a mean and stdev are edited in the JSON view)"), Absent::kNone, {},
-          tr(" tokens"));
-  addSpin(tr("Output length"), "/workload/requests/output_tokens", 1, 100'000'000, 256,
-          tr("Generated tokens per sequence (a mean and stdev are edited in the JSON view)"),
-          Absent::kNone, {}, tr(" tokens"));
+  // Prompt and output lengths under `requests` (serving's, and the RL rollout engine's).
+  const auto lengths = [this](const QString& requests, const QString& input,
+                              const QString& output) {
+    addSpin(input, requests + "/input_tokens", 1, 100'000'000, 512,
+            tr("Prompt tokens (a mean and stdev are edited in the JSON view)"), Absent::kNone, {},
+            tr(" tokens"));
+    addSpin(output, requests + "/output_tokens", 1, 100'000'000, 256,
+            tr("Generated tokens per sequence (a mean and stdev are edited in the JSON view)"),
+            Absent::kNone, {}, tr(" tokens"));
+  };
+  lengths("/workload/requests", tr("Input length"), tr("Output length"));
   addSpin(tr("Samples per prompt"), "/workload/requests/samples_per_prompt", 1, 1024, 1,
           tr("Sequences per prompt: best-of-n and other test-time compute"), Absent::kNone, {},
           tr(" seq"));
@@ -364,12 +369,7 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
            tr("ZeRO stage of the policy's training step"), Kind::kNumber);
   addSpin(tr("Rollout tp"), "/workload/rollout/parallelism/tp", 1, 1024, 1,
           tr("Tensor parallelism of each generation engine"), Absent::kNone, {}, tr(" GPUs"));
-  addSpin(tr("Rollout input"), "/workload/rollout/requests/input_tokens", 1, 100'000'000, 512,
-          tr("Prompt tokens (a mean and stdev are edited in the JSON view)"), Absent::kNone, {},
-          tr(" tokens"));
-  addSpin(tr("Rollout output"), "/workload/rollout/requests/output_tokens", 1, 100'000'000, 256,
-          tr("Generated tokens per sample (a mean and stdev are edited in the JSON view)"),
-          Absent::kNone, {}, tr(" tokens"));
+  lengths("/workload/rollout/requests", tr("Rollout input"), tr("Rollout output"));
   addSpin(tr("Rollout max batch"), "/workload/rollout/batching/max_batch", 1, kMaxCount, 256,
           tr("Sequences running at once per generation engine"), Absent::kNone, {}, tr(" seq"));
 
