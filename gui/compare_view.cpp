@@ -69,6 +69,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   metric_ = new QComboBox;
+  metric_->setToolTip(tr("The metric charted across the runs"));
   connect(metric_, &QComboBox::currentTextChanged, this, &CompareView::updateChart);
   auto* chart = new QChart;
   chart->legend()->hide();

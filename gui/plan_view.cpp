@@ -33,6 +33,12 @@ PlanView::PlanView(QWidget* parent) : QWidget(parent) {
   run_ = new QPushButton(tr("Run plan"));
   cancel_button_ = new QPushButton(tr("Cancel"));
   export_ = new QPushButton(tr("Export CSV..."));
+  open->setToolTip(tr("A plan file: a base scenario, the axes to vary, constraints and an "
+                     "objective (docs/plan.md)"));
+  run_->setToolTip(tr("Simulate every point on worker threads (cheap bounds prune first); the "
+                      "window stays usable"));
+  cancel_button_->setToolTip(tr("Stop the search; the points done so far are kept"));
+  export_->setToolTip(tr("Every point of the plan with its metrics, as the CLI's --csv"));
   run_->setEnabled(false);
   cancel_button_->setEnabled(false);
   export_->setEnabled(false);

@@ -655,9 +655,12 @@ void ScenarioForm::refreshField(Field& f, const nlohmann::json& doc, const nlohm
 
 bool ScenarioForm::showValidation(const Validation& validation) {
   // The controls of exactly the pointer named take the error; without one, those inside or above.
+  // Only a control the stage shows counts as placing it; otherwise it is written under the form.
+  const unsigned stage = currentStage();
   bool exact = false;
-  for (const Field& f : fields_)
-    exact = exact || (!validation.ok && f.pointer == validation.pointer);
+  for (const Field& f : fields_) {
+    exact = exact || (!validation.ok && f.pointer == validation.pointer && (f.stages & stage) != 0);
+  }
   bool placed = false;
   for (Field& f : fields_) {
     const bool hit = !validation.ok && (exact ? f.pointer == validation.pointer
@@ -665,7 +668,7 @@ bool ScenarioForm::showValidation(const Validation& validation) {
     f.error = hit ? validation.message : QString();
     f.widget->setStyleSheet(hit ? kErrorStyle : "");
     f.widget->setToolTip(hit ? validation.pointer + ": " + validation.message : f.tooltip);
-    placed = placed || hit;
+    placed = placed || (hit && (f.stages & stage) != 0);
   }
   if (!validation.ok && !placed) {
     unplaced_->setText((validation.pointer.isEmpty() ? QString() : validation.pointer + ": ") +
@@ -696,6 +699,10 @@ QWidget* ScenarioForm::control(const QString& pointer) const {
 QString ScenarioForm::errorAt(const QString& pointer) const {
   const Field* f = find(pointer);
   return f != nullptr ? f->error : QString();
+}
+
+QString ScenarioForm::unplacedError() const {
+  return unplaced_->isHidden() ? QString() : unplaced_->text();
 }
 
 bool ScenarioForm::isInherited(const QString& pointer) const {

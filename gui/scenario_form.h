@@ -36,6 +36,8 @@ class ScenarioForm : public QWidget {
   // shows, where two stages have a control for the same field), and the error shown at it.
   QWidget* control(const QString& pointer) const;
   QString errorAt(const QString& pointer) const;
+  // The error written under the form when no control the stage shows can take it ("" when none).
+  QString unplacedError() const;
   // Whether the control shows a value the document does not hold: the field's default, or the
   // model preset's value.
   bool isInherited(const QString& pointer) const;

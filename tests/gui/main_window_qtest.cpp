@@ -92,6 +92,14 @@ class MainWindowTest : public QObject {
     // The minimum is "default": the field leaves the document.
     rate->setValue(rate->minimum());
     QVERIFY(!w.document()->json()["workload"]["requests"].contains("rate_per_s"));
+    // Serving has no cp: the error names a control the stage hides, so it is written under the
+    // form instead.
+    w.document()->setValue("/workload/parallelism/cp", 2, nullptr);
+    w.validateNow();
+    QVERIFY(w.form()->unplacedError().startsWith("/workload/parallelism/cp"));
+    w.document()->removeValue("/workload/parallelism/cp", nullptr);
+    w.validateNow();
+    QVERIFY(w.form()->unplacedError().isEmpty());
     // Switching the stage in the form switches the groups.
     qobject_cast<QComboBox*>(w.form()->control("/workload/stage"))->setCurrentText("collective");
     QVERIFY(rate->parentWidget()->isHidden());
