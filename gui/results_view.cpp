@@ -318,7 +318,7 @@ void ResultsView::showLatency(const InferenceResult& r) {
   x->append(names);
   auto* y = new QLogValueAxis;
   y->setBase(10);
-  y->setTitleText(tr("milliseconds (log)"));
+  y->setTitleText(tr("ms (log)"));
   y->setLabelFormat("%g");
   double bottom = top;
   for (const auto& [name, p] : rows) bottom = std::min(bottom, std::max(p.p50 * 1e3, 1e-3));
@@ -362,7 +362,7 @@ void ResultsView::setLoadCurve(const std::vector<double>& rates,
   auto* y = new QLogValueAxis;
   y->setBase(10);
   y->setLabelFormat("%g");
-  y->setTitleText(tr("p99 latency (ms, log)"));
+  y->setTitleText(tr("p99 (ms, log)"));
   y->setRange(lo > 0 ? lo / 2 : 1e-3, hi > 0 ? hi * 2 : 1);
   chart->addAxis(x, Qt::AlignBottom);
   chart->addAxis(y, Qt::AlignLeft);

@@ -101,8 +101,7 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
            tr("AWS instance type from the catalog: its GPUs, NVLink domain, EFA and price "
               "(View > Catalog lists them with their sources)"));
   addSpin(tr("Nodes"), "/cluster/nodes", 1, 1'000'000, 1,
-          tr("Number of instances; GPUs = nodes x GPUs per instance"), Absent::kNone, {},
-          tr(" nodes"));
+          tr("Number of instances; GPUs = nodes x GPUs per instance"), Absent::kNone, {}, {});
 
   beginGroup(tr("Network"), kAll);
   addDouble(tr("Oversubscription"), "/cluster/network/oversubscription", 1, 1e6, 2, ":1",
@@ -112,7 +111,7 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
   addSpin(tr("Nodes per leaf"), "/cluster/network/nodes_per_leaf", 0, kMaxCount, 0,
           tr("Nodes under one leaf switch per rail; the default (sim/data/network.json) is a "
              "modelling choice, AWS does not publish it"),
-          Absent::kRemove, tr("default (32)"), tr(" nodes"));
+          Absent::kRemove, tr("default (32)"));
   addSpin(tr("Spine planes"), "/cluster/network/spines", 0, 65'536, 0,
           tr("Spine planes each leaf connects to; traffic between leaves is split evenly"),
           Absent::kRemove, tr("default (16)"));
@@ -148,7 +147,7 @@ ScenarioForm::ScenarioForm(ScenarioDocument* document, QWidget* parent)
   addSpin(tr("Hot spares"), "/cluster/reliability/spare_nodes", 0, kMaxCount, 0,
           tr("Spare nodes paid for and kept ready: a node failure takes one instead of waiting "
              "for a new node"),
-          Absent::kRemove, tr("default (none)"), tr(" nodes"));
+          Absent::kRemove, tr("default (none)"));
   addDouble(tr("Restart"), "/cluster/reliability/restart_minutes", 0, 1e7, 1, " min",
             tr("Relaunch, rendezvous and NCCL initialisation after a failure (the checkpoint "
                "reload is simulated separately)"),
