@@ -15,7 +15,6 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
-#include <QSaveFile>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -306,12 +305,9 @@ bool MainWindow::exportResults(const QString& path, const QString& kind) {
   } else {
     return false;
   }
-  QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly) ||
-      file.write(text.data(), static_cast<qint64>(text.size())) !=
-          static_cast<qint64>(text.size()) ||
-      !file.commit()) {
-    QMessageBox::warning(this, tr("Cannot export"), path + ": " + file.errorString());
+  const QString error = write_text_file(path, text);
+  if (!error.isEmpty()) {
+    QMessageBox::warning(this, tr("Cannot export"), path + ": " + error);
     return false;
   }
   statusBar()->showMessage(tr("Wrote %1").arg(path));

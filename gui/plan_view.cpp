@@ -1,5 +1,6 @@
 #include "plan_view.h"
 
+#include "scenario_document.h"
 #include "theme.h"
 
 #include <QChart>
@@ -12,7 +13,6 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QScatterSeries>
 #include <QTableWidget>
 #include <QThread>
@@ -33,10 +33,12 @@ PlanView::PlanView(QWidget* parent) : QWidget(parent) {
   run_ = new QPushButton(tr("Run plan"));
   cancel_button_ = new QPushButton(tr("Cancel"));
   export_ = new QPushButton(tr("Export CSV..."));
-  open->setToolTip(tr("A plan file: a base scenario, the axes to vary, constraints and an "
-                     "objective (docs/plan.md)"));
-  run_->setToolTip(tr("Simulate every point on worker threads (cheap bounds prune first); the "
-                      "window stays usable"));
+  open->setToolTip(
+      tr("A plan file: a base scenario, the axes to vary, constraints and an "
+         "objective (docs/plan.md)"));
+  run_->setToolTip(
+      tr("Simulate every point on worker threads (cheap bounds prune first); the "
+         "window stays usable"));
   cancel_button_->setToolTip(tr("Stop the search; the points done so far are kept"));
   export_->setToolTip(tr("Every point of the plan with its metrics, as the CLI's --csv"));
   run_->setEnabled(false);
@@ -262,14 +264,7 @@ void PlanView::activatePoint(std::size_t index) {
 
 bool PlanView::exportCsv(const QString& path) const {
   if (!spec_ || !result_) return false;
-  QSaveFile file(path);
-  const std::string csv = render_csv(*spec_, *result_);
-  if (!file.open(QIODevice::WriteOnly) ||
-      file.write(csv.data(), static_cast<qint64>(csv.size())) != static_cast<qint64>(csv.size()) ||
-      !file.commit()) {
-    return false;
-  }
-  return true;
+  return write_text_file(path, render_csv(*spec_, *result_)).isEmpty();
 }
 
 }  // namespace fmsim::gui

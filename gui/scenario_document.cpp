@@ -99,9 +99,19 @@ void ScenarioDocument::setValue(const QString& pointer, const nlohmann::json& va
 
 void ScenarioDocument::removeValue(const QString& pointer, const QObject* origin) {
   const nlohmann::json::json_pointer p(pointer.toStdString());
-  if (!document_.contains(p)) return;
+  if (p.empty() || !document_.contains(p)) return;
   nlohmann::json next = document_;
   next.at(p.parent_pointer()).erase(p.back());
+  for (auto parent = p.parent_pointer(); !parent.empty() && !parent.parent_pointer().empty();
+       parent = parent.parent_pointer()) {
+    const nlohmann::json& object = next.at(parent);
+    if (!object.is_object() || !object.empty()) break;
+    next.at(parent.parent_pointer()).erase(parent.back());
+  }
+  if (next.contains("model") && next["model"].is_object() && next["model"].size() == 1 &&
+      next["model"].contains("preset")) {
+    next["model"] = nlohmann::json(next["model"]["preset"]);
+  }
   setJson(next, origin);
 }
 
@@ -112,15 +122,21 @@ void ScenarioDocument::load(const QString& path) {
   emit changed(nullptr);
 }
 
-void ScenarioDocument::save(const QString& path) {
+QString write_text_file(const QString& path, const std::string& text) {
   QSaveFile file(path);
-  const std::string text = document_.dump(2) + "\n";
   if (!file.open(QIODevice::WriteOnly) ||
       file.write(text.data(), static_cast<qint64>(text.size())) !=
           static_cast<qint64>(text.size()) ||
       !file.commit()) {
-    throw Error(ExitCode::kBadInput, path.toStdString(),
-                "cannot write: " + file.errorString().toStdString());
+    return file.errorString().isEmpty() ? QObject::tr("cannot write") : file.errorString();
+  }
+  return {};
+}
+
+void ScenarioDocument::save(const QString& path) {
+  const QString error = write_text_file(path, document_.dump(2) + "\n");
+  if (!error.isEmpty()) {
+    throw Error(ExitCode::kBadInput, path.toStdString(), "cannot write: " + error.toStdString());
   }
   path_ = path;
   unsaved_origin_ = false;

@@ -12,6 +12,10 @@ class QUndoStack;
 
 namespace fmsim::gui {
 
+// Writes `text` to `path` atomically (QSaveFile: the old file stays whole until the new one is
+// complete). Returns "" or what went wrong.
+QString write_text_file(const QString& path, const std::string& text);
+
 // The first problem validation found: the JSON pointer it names ("" when none) and what was
 // expected; `code` is the CLI's exit code for it (2 bad input, 3 infeasible).
 struct Validation {
@@ -43,7 +47,9 @@ class ScenarioDocument : public QObject {
   // Sets one field, creating missing objects on the way (fmsim::set_at_pointer); merged with the
   // edit before when that set the same field.
   void setValue(const QString& pointer, const nlohmann::json& value, const QObject* origin);
-  // Removes one field (so that its default applies); nothing when it is not there.
+  // Removes one field (so that its default applies), and the objects that leaves empty below the
+  // top level ("cluster" and "workload" stay); a model left with only its preset becomes the
+  // preset's name again. Nothing when the field is not there.
   void removeValue(const QString& pointer, const QObject* origin);
 
   // Throws fmsim::Error naming the path (and line and column for a syntax error).

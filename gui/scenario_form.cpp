@@ -516,30 +516,11 @@ void ScenarioForm::setField(const QString& pointer, const nlohmann::json& value,
 }
 
 void ScenarioForm::resetField(const QString& pointer) {
-  nlohmann::json next = document_->json();
-  nlohmann::json::json_pointer p;
-  try {
-    p = nlohmann::json::json_pointer(pointer.toStdString());
-  } catch (const nlohmann::json::exception&) {
-    return;
-  }
-  if (p.empty() || !next.contains(p)) {
+  if (at(document_->json(), pointer) == nullptr) {
     refresh();  // the control may show a value the document never had
     return;
   }
-  next.at(p.parent_pointer()).erase(p.back());
-  // The objects that leaves empty go too, below the top level ("cluster", "workload" stay).
-  for (auto parent = p.parent_pointer(); !parent.empty() && !parent.parent_pointer().empty();
-       parent = parent.parent_pointer()) {
-    const nlohmann::json& object = next.at(parent);
-    if (!object.is_object() || !object.empty()) break;
-    next.at(parent.parent_pointer()).erase(parent.back());
-  }
-  if (next.contains("model") && next["model"].is_object() && next["model"].size() == 1 &&
-      next["model"].contains("preset")) {
-    next["model"] = nlohmann::json(next["model"]["preset"]);
-  }
-  document_->setJson(next, this);
+  document_->removeValue(pointer, this);
 }
 
 // A preset replaces the model (with its overrides); "custom" writes the current model out in full

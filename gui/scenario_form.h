@@ -41,8 +41,8 @@ class ScenarioForm : public QWidget {
   // Whether the control shows a value the document does not hold: the field's default, or the
   // model preset's value.
   bool isInherited(const QString& pointer) const;
-  // Removes the field, and the objects that leaves empty, so that its default applies (what a
-  // control's "Reset to default" does). A model left with only its preset becomes its name again.
+  // Removes the field so that its default applies (what a control's "Reset to default" does;
+  // ScenarioDocument::removeValue).
   void resetField(const QString& pointer);
 
  protected:

@@ -481,8 +481,11 @@ class MainWindowTest : public QObject {
         QCOMPARE(table->item(r, 1)->data(Qt::UserRole + 1).toInt(), 0);
       }
     }
-    QCOMPARE(fmsim::gui::format_metric(508850.4), QLocale().toString(508850.0, 'f', 0));
-    QCOMPARE(fmsim::gui::format_metric(16.4853), QLocale().toString(16.485, 'g', 5));
+    const QLocale before;
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+    QCOMPARE(fmsim::gui::format_metric(508850.4), QString("508,850"));
+    QCOMPARE(fmsim::gui::format_metric(16.4853), QString("16.485"));
+    QLocale::setDefault(before);
     w.compare()->setChartMetric("step time (s)");
     const std::vector<double> bars = w.compare()->chartValues();
     QCOMPARE(bars.size(), std::size_t{2});
