@@ -7,10 +7,12 @@
 #include <QDoubleSpinBox>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QMenu>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QScatterSeries>
 #include <QScrollArea>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -239,6 +241,25 @@ class MainWindowTest : public QObject {
     // The LoRA knobs are sft's only.
     qobject_cast<QComboBox*>(form->control("/workload/stage"))->setCurrentText("pretrain");
     QVERIFY(form->control("/workload/method")->isHidden());
+  }
+
+  void recentFilesListTheLastOpenedFirst() {
+    QSettings().remove("recentFiles");
+    MainWindow w;
+    const QString first = QFileInfo(scenario("llama3-8b-sft-p5-1node")).absoluteFilePath();
+    const QString second = QFileInfo(scenario("nccl-p5-1node-all_reduce")).absoluteFilePath();
+    QVERIFY(w.openFile(first));
+    QVERIFY(w.openFile(second));
+    QCOMPARE(QSettings().value("recentFiles").toStringList(), QStringList({second, first}));
+    QVERIFY(w.openFile(first));  // moves to the front, once
+    QCOMPARE(QSettings().value("recentFiles").toStringList(), QStringList({first, second}));
+    QMenu* recent = nullptr;
+    for (QMenu* m : w.findChildren<QMenu*>()) {
+      if (m->title() == "Open &Recent") recent = m;
+    }
+    QVERIFY(recent != nullptr);
+    QCOMPARE(recent->actions().size(), 2);
+    QCOMPARE(recent->actions().first()->toolTip(), first);
   }
 
   void undoAndRedoStepThroughTheEdits() {
